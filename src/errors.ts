@@ -1,0 +1,80 @@
+/** Owns hashgate's error class, its stable error codes and the one message shape for bad options. */
+
+/**
+ * Every stable error code hashgate throws or reports. Codes are never reused or renamed;
+ * docs/errors.md explains each one (meaning, likely cause, fix).
+ */
+export const ErrorCodes = {
+  /** An option passed to a hashgate factory or command is invalid. */
+  INVALID_OPTION: 'ERR_HASHGATE_INVALID_OPTION',
+  /** A hex string is not a valid hash of the named type. */
+  INVALID_HASH: 'ERR_HASHGATE_INVALID_HASH',
+  /** Input bytes were empty. */
+  EMPTY_INPUT: 'ERR_HASHGATE_EMPTY_INPUT',
+  /** Input is larger than the configured byte limit. */
+  INPUT_TOO_LARGE: 'ERR_HASHGATE_INPUT_TOO_LARGE',
+  /** The file could not be read from disk. */
+  READ_FAILED: 'ERR_HASHGATE_READ_FAILED',
+  /** Pixel data handed to a hash function has the wrong shape (channels, length). */
+  INVALID_PIXELS: 'ERR_HASHGATE_INVALID_PIXELS',
+  /** The worker pool is closed, or a worker failed in a way that was not the input's fault. */
+  WORKER_FAILED: 'ERR_HASHGATE_WORKER_FAILED',
+  /** The worker pool has been closed and takes no more work. */
+  POOL_CLOSED: 'ERR_HASHGATE_POOL_CLOSED',
+} as const;
+
+/** One of the stable hashgate error codes. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * The one error class hashgate throws. `code` is stable and documented in docs/errors.md.
+ * Messages never contain hashes, file contents or upload paths.
+ *
+ * @example
+ * try { parseHash('pdq', input) } catch (err) { if (isHashgateError(err)) console.log(err.code) }
+ */
+export class HashgateError extends Error {
+  /** Stable machine-readable code, `ERR_HASHGATE_...`. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HashgateError';
+    this.code = code;
+  }
+}
+
+/** True when `value` is a {@link HashgateError} (works across module copies by checking the code). */
+export function isHashgateError(value: unknown): value is HashgateError {
+  return (
+    value instanceof HashgateError ||
+    (value instanceof Error &&
+      typeof (value as { code?: unknown }).code === 'string' &&
+      ((value as { code: string }).code.startsWith('ERR_HASHGATE_') ?? false))
+  );
+}
+
+/** Renders a received value for an error message without echoing long or sensitive input. */
+function describeReceived(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value.length > 40 ? `a string of length ${value.length}` : `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  return `a value of type ${typeof value}`;
+}
+
+/**
+ * The one message shape for a bad option: what was expected, what was received, how to fix.
+ *
+ * @example
+ * throw invalidOption('maxPixels', 'a positive integer', -3)
+ * // Expected a positive integer for `maxPixels` but received -3
+ */
+export function invalidOption(name: string, expected: string, received: unknown, fix?: string): HashgateError {
+  const tail = fix ? `. ${fix}` : '';
+  return new HashgateError(
+    ErrorCodes.INVALID_OPTION,
+    `Expected ${expected} for \`${name}\` but received ${describeReceived(received)}${tail}`,
+  );
+}
