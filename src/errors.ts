@@ -46,12 +46,10 @@ export class HashgateError extends Error {
 
 /** True when `value` is a {@link HashgateError} (works across module copies by checking the code). */
 export function isHashgateError(value: unknown): value is HashgateError {
-  return (
-    value instanceof HashgateError ||
-    (value instanceof Error &&
-      typeof (value as { code?: unknown }).code === 'string' &&
-      ((value as { code: string }).code.startsWith('ERR_HASHGATE_') ?? false))
-  );
+  if (value instanceof HashgateError) return true;
+  if (!(value instanceof Error)) return false;
+  const code: unknown = (value as Error & { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('ERR_HASHGATE_');
 }
 
 /** Renders a received value for an error message without echoing long or sensitive input. */
