@@ -1,0 +1,148 @@
+/**
+ * Owns decoding an upload to raw pixels with sharp (libvips) under explicit limits, following the
+ * decode policy in docs/decoding.md: the format is sniffed from the bytes, the first frame of an
+ * animation is used, EXIF orientation is not applied, embedded ICC profiles are ignored, CMYK is
+ * converted to RGB, and 16-bit samples are reduced to 8 bits.
+ */
+
+import sharp, { type Metadata } from 'sharp';
+import { DECODABLE_FORMATS, type SniffedFormat, sniffFormat } from './sniff';
+
+/** Limits applied to every decode. Every field is required here; defaults live in the options parser. */
+export interface DecodeLimits {
+  /** Largest accepted width x height, checked from the header before any pixel is decoded. */
+  readonly maxPixels: number;
+  /** Wall-clock limit for one decode, in milliseconds (libvips checks it in whole seconds, at least 1). */
+  readonly timeoutMs: number;
+  /** Which frame of an animated or multi-page image to decode (0 = first). */
+  readonly frame: number;
+  /** How strict libvips is with damaged pixel data: `'error'` decodes a truncated file as far as it goes. */
+  readonly failOn: 'none' | 'truncated' | 'error' | 'warning';
+}
+
+/** Raw 8-bit pixels of one decoded frame, plus what the decoder saw. */
+export interface DecodedImage {
+  /** Interleaved RGBA samples, `width * height * 4` bytes (alpha 255 where the file has none). */
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+  /** Always 4 (RGBA): blockhash needs the alpha channel, PDQ ignores it. */
+  readonly channels: 4;
+  /** The file is greyscale: R = G = B hold the grey value, which PDQ uses directly as luminance. */
+  readonly grey: boolean;
+  /** Format sniffed from the bytes. */
+  readonly format: SniffedFormat;
+  /** Frames or pages in the file (1 for a still image). */
+  readonly pages: number;
+  /** EXIF orientation tag (1-8) when present; recorded, not applied. */
+  readonly orientation?: number;
+  /** Colour space the file declared (`srgb`, `b-w`, `cmyk`, `rgb16`, ...). */
+  readonly space: string;
+  /** Sample depth the file declared (`uchar`, `ushort`, ...). */
+  readonly depth: string;
+  /** Whether the file embeds an ICC profile (ignored for hashing, as the references do). */
+  readonly hasIcc: boolean;
+}
+
+/** Why an input produced no pixels. */
+export type DecodeFailureReason = 'not-an-image' | 'unsupported-format' | 'undecodable' | 'too-large' | 'timed-out';
+
+/** The result of {@link decodeImage}: pixels, or a reason with a short detail that never contains input bytes. */
+export type DecodeResult =
+  | { readonly ok: true; readonly image: DecodedImage }
+  | { readonly ok: false; readonly reason: DecodeFailureReason; readonly detail: string; readonly format: SniffedFormat };
+
+/** The decoder identity recorded with every perceptual hash, e.g. `sharp 0.35.5 / libvips 8.18.7`. */
+export const DECODER_VERSION = `sharp ${sharp.versions.sharp ?? 'unknown'} / libvips ${sharp.versions.vips}`;
+
+const KNOWN_NON_RASTER: ReadonlySet<SniffedFormat> = new Set(['svg', 'bmp', 'ico', 'jxl', 'mp4', 'webm']);
+
+function failure(reason: DecodeFailureReason, detail: string, format: SniffedFormat): DecodeResult {
+  return { ok: false, reason, detail, format };
+}
+
+/** Maps a libvips error to a reason without echoing its text (it may name paths). */
+function classifySharpError(err: unknown): { reason: DecodeFailureReason; detail: string } {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/timeout/i.test(msg)) return { reason: 'timed-out', detail: 'the decoder ran past its time limit' };
+  if (/pixel limit|exceeds pixel|too large/i.test(msg)) {
+    return { reason: 'too-large', detail: 'the image has more pixels than the limit' };
+  }
+  if (/premature end|truncat|unexpected end/i.test(msg)) {
+    return { reason: 'undecodable', detail: 'the image data ends early' };
+  }
+  return { reason: 'undecodable', detail: 'the decoder could not read the image data' };
+}
+
+/**
+ * Decodes the first (or `limits.frame`) frame of an image to 8-bit raw pixels.
+ * Never throws for bad input: every failure is a {@link DecodeResult} with a reason.
+ *
+ * @param input - the file's bytes, or a path sharp reads itself
+ * @param head - the file's first bytes, for sniffing (defaults to `input` when it is a buffer)
+ */
+export async function decodeImage(input: Uint8Array | string, head: Uint8Array, limits: DecodeLimits): Promise<DecodeResult> {
+  const format = sniffFormat(head);
+  if (!DECODABLE_FORMATS.has(format)) {
+    return KNOWN_NON_RASTER.has(format)
+      ? failure('unsupported-format', `${format} files are not decoded for perceptual hashing`, format)
+      : failure('not-an-image', 'the bytes are not an image format hashgate decodes', format);
+  }
+  const src = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const base = {
+    failOn: limits.failOn,
+    limitInputPixels: limits.maxPixels,
+    ignoreIcc: true,
+    autoOrient: false,
+    pages: 1,
+    page: limits.frame,
+    sequentialRead: true,
+  } as const;
+
+  let meta: Metadata;
+  try {
+    meta = await sharp(src, { ...base, limitInputPixels: false }).metadata();
+  } catch (err) {
+    const { reason, detail } = classifySharpError(err);
+    return failure(reason, detail, format);
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width <= 0 || height <= 0) return failure('undecodable', 'the image header declares no size', format);
+  if (width * height > limits.maxPixels) {
+    return failure('too-large', `the image declares ${width}x${height} pixels, over the limit of ${limits.maxPixels}`, format);
+  }
+  const pages = meta.pages ?? 1;
+  if (limits.frame >= pages) return failure('undecodable', `the image has no frame ${limits.frame}`, format);
+
+  try {
+    let pipeline = sharp(src, base).timeout({ seconds: Math.max(1, Math.ceil(limits.timeoutMs / 1000)) });
+    // CMYK has no meaning for the luminance formula: convert it to RGB with libvips' built-in
+    // CMYK profile. Greyscale is expanded to RGB by replication (exact for 8-bit samples), and
+    // flagged so that PDQ reads the grey value directly as luminance.
+    if (meta.space === 'cmyk') pipeline = pipeline.toColourspace('srgb');
+    const { data, info } = await pipeline.ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4 || data.length !== info.width * info.height * 4) {
+      return failure('undecodable', 'the decoder returned an unexpected pixel layout', format);
+    }
+    return {
+      ok: true,
+      image: {
+        data,
+        width: info.width,
+        height: info.height,
+        channels: 4,
+        grey: meta.space === 'b-w' || meta.space === 'grey16',
+        format,
+        pages,
+        ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
+        space: meta.space ?? 'unknown',
+        depth: meta.depth ?? 'unknown',
+        hasIcc: meta.hasProfile === true,
+      },
+    };
+  } catch (err) {
+    const { reason, detail } = classifySharpError(err);
+    return failure(reason, detail, format);
+  }
+}
