@@ -56,8 +56,10 @@ export function isHashgateError(value: unknown): value is HashgateError {
 function describeReceived(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (value === null) return 'null';
-  if (typeof value === 'string') return value.length > 40 ? `a string of length ${value.length}` : `'${value}'`;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of length ${value.length}` : `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   return `a value of type ${typeof value}`;
 }
@@ -69,7 +71,12 @@ function describeReceived(value: unknown): string {
  * throw invalidOption('maxPixels', 'a positive integer', -3)
  * // Expected a positive integer for `maxPixels` but received -3
  */
-export function invalidOption(name: string, expected: string, received: unknown, fix?: string): HashgateError {
+export function invalidOption(
+  name: string,
+  expected: string,
+  received: unknown,
+  fix?: string,
+): HashgateError {
   const tail = fix ? `. ${fix}` : '';
   return new HashgateError(
     ErrorCodes.INVALID_OPTION,

@@ -31,7 +31,10 @@ export function blockhashRgba(
 ): BlockhashResult {
   const { width, height, data } = pixels;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new HashgateError(ErrorCodes.INVALID_PIXELS, `blockhash needs a positive integer size, got ${width}x${height}`);
+    throw new HashgateError(
+      ErrorCodes.INVALID_PIXELS,
+      `blockhash needs a positive integer size, got ${width}x${height}`,
+    );
   }
   if (data.length !== width * height * 4) {
     throw new HashgateError(

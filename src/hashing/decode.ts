@@ -45,12 +45,22 @@ export interface DecodedImage {
 }
 
 /** Why an input produced no pixels. */
-export type DecodeFailureReason = 'not-an-image' | 'unsupported-format' | 'undecodable' | 'too-large' | 'timed-out';
+export type DecodeFailureReason =
+  | 'not-an-image'
+  | 'unsupported-format'
+  | 'undecodable'
+  | 'too-large'
+  | 'timed-out';
 
 /** The result of {@link decodeImage}: pixels, or a reason with a short detail that never contains input bytes. */
 export type DecodeResult =
   | { readonly ok: true; readonly image: DecodedImage }
-  | { readonly ok: false; readonly reason: DecodeFailureReason; readonly detail: string; readonly format: SniffedFormat };
+  | {
+      readonly ok: false;
+      readonly reason: DecodeFailureReason;
+      readonly detail: string;
+      readonly format: SniffedFormat;
+    };
 
 /** The decoder identity recorded with every perceptual hash, e.g. `sharp 0.35.5 / libvips 8.18.7`. */
 export const DECODER_VERSION = `sharp ${sharp.versions.sharp ?? 'unknown'} / libvips ${sharp.versions.vips}`;
@@ -81,14 +91,19 @@ function classifySharpError(err: unknown): { reason: DecodeFailureReason; detail
  * @param input - the file's bytes, or a path sharp reads itself
  * @param head - the file's first bytes, for sniffing (defaults to `input` when it is a buffer)
  */
-export async function decodeImage(input: Uint8Array | string, head: Uint8Array, limits: DecodeLimits): Promise<DecodeResult> {
+export async function decodeImage(
+  input: Uint8Array | string,
+  head: Uint8Array,
+  limits: DecodeLimits,
+): Promise<DecodeResult> {
   const format = sniffFormat(head);
   if (!DECODABLE_FORMATS.has(format)) {
     return KNOWN_NON_RASTER.has(format)
       ? failure('unsupported-format', `${format} files are not decoded for perceptual hashing`, format)
       : failure('not-an-image', 'the bytes are not an image format hashgate decodes', format);
   }
-  const src = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const src =
+    typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const base = {
     failOn: limits.failOn,
     limitInputPixels: limits.maxPixels,
@@ -110,7 +125,11 @@ export async function decodeImage(input: Uint8Array | string, head: Uint8Array, 
   const height = meta.height ?? 0;
   if (width <= 0 || height <= 0) return failure('undecodable', 'the image header declares no size', format);
   if (width * height > limits.maxPixels) {
-    return failure('too-large', `the image declares ${width}x${height} pixels, over the limit of ${limits.maxPixels}`, format);
+    return failure(
+      'too-large',
+      `the image declares ${width}x${height} pixels, over the limit of ${limits.maxPixels}`,
+      format,
+    );
   }
   const pages = meta.pages ?? 1;
   if (limits.frame >= pages) return failure('undecodable', `the image has no frame ${limits.frame}`, format);
@@ -121,7 +140,10 @@ export async function decodeImage(input: Uint8Array | string, head: Uint8Array, 
     // CMYK profile. Greyscale is expanded to RGB by replication (exact for 8-bit samples), and
     // flagged so that PDQ reads the grey value directly as luminance.
     if (meta.space === 'cmyk') pipeline = pipeline.toColourspace('srgb');
-    const { data, info } = await pipeline.ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await pipeline
+      .ensureAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 4 || data.length !== info.width * info.height * 4) {
       return failure('undecodable', 'the decoder returned an unexpected pixel layout', format);
     }

@@ -63,14 +63,20 @@ export function exactHashesOfBuffer(data: Uint8Array): ExactHashes {
  * @param maxBytes - refuse (with `ERR_HASHGATE_INPUT_TOO_LARGE`) a file larger than this; the
  *   read stops as soon as the limit is passed.
  */
-export async function exactHashesOfFile(path: string, maxBytes = Number.POSITIVE_INFINITY): Promise<ExactHashes> {
+export async function exactHashesOfFile(
+  path: string,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<ExactHashes> {
   const hasher = new ExactHasher();
   const stream = createReadStream(path, { highWaterMark: 1 << 20 });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       hasher.update(chunk);
       if (hasher.size > maxBytes) {
-        throw new HashgateError(ErrorCodes.INPUT_TOO_LARGE, `The file is larger than the limit of ${maxBytes} bytes`);
+        throw new HashgateError(
+          ErrorCodes.INPUT_TOO_LARGE,
+          `The file is larger than the limit of ${maxBytes} bytes`,
+        );
       }
     }
   } catch (err) {

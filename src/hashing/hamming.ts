@@ -32,7 +32,11 @@ export function hammingBytes(a: Uint8Array, b: Uint8Array): number {
   let d = 0;
   let i = 0;
   for (; i + 4 <= a.length; i += 4) {
-    const x = ((a[i]! ^ b[i]!) << 24) | ((a[i + 1]! ^ b[i + 1]!) << 16) | ((a[i + 2]! ^ b[i + 2]!) << 8) | (a[i + 3]! ^ b[i + 3]!);
+    const x =
+      ((a[i]! ^ b[i]!) << 24) |
+      ((a[i + 1]! ^ b[i + 1]!) << 16) |
+      ((a[i + 2]! ^ b[i + 2]!) << 8) |
+      (a[i + 3]! ^ b[i + 3]!);
     d += popcount32(x);
   }
   for (; i < a.length; i++) d += popcount32(a[i]! ^ b[i]!);
@@ -50,11 +54,16 @@ export function weightBytes(a: Uint8Array): number {
  * Packs a 32-byte hash (big-endian hex order) into 8 big-endian 32-bit words, as
  * {@link hamming256} expects. Word 0 holds the first 4 bytes.
  */
-export function bytesToWords256(bytes: Uint8Array, out: Uint32Array = new Uint32Array(8), offset = 0): Uint32Array {
+export function bytesToWords256(
+  bytes: Uint8Array,
+  out: Uint32Array = new Uint32Array(8),
+  offset = 0,
+): Uint32Array {
   if (bytes.length !== 32) throw new RangeError('bytesToWords256 needs exactly 32 bytes');
   for (let w = 0; w < 8; w++) {
     const i = w * 4;
-    out[offset + w] = ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
+    out[offset + w] =
+      ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
   }
   return out;
 }

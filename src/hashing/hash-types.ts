@@ -13,7 +13,9 @@ export type BuiltinHashTypeName = 'md5' | 'sha1' | 'sha256' | 'pdq' | 'blockhash
 export type HashIssue = 'not-a-string' | 'wrong-length' | 'not-hex' | 'degenerate';
 
 /** Result of {@link HashType.validate}: the parsed bytes, or the reason they were refused. */
-export type HashParseResult = { ok: true; bytes: Uint8Array } | { ok: false; issue: HashIssue; message: string };
+export type HashParseResult =
+  | { ok: true; bytes: Uint8Array }
+  | { ok: false; issue: HashIssue; message: string };
 
 /**
  * One kind of hash. Built-in types are in {@link hashTypes}; a custom type (for example a

@@ -21,7 +21,15 @@ export type SniffedFormat =
   | 'unknown';
 
 /** Raster formats the decoder (sharp/libvips) is asked to decode for perceptual hashing. */
-export const DECODABLE_FORMATS: ReadonlySet<SniffedFormat> = new Set(['jpeg', 'png', 'gif', 'webp', 'tiff', 'avif', 'heif']);
+export const DECODABLE_FORMATS: ReadonlySet<SniffedFormat> = new Set([
+  'jpeg',
+  'png',
+  'gif',
+  'webp',
+  'tiff',
+  'avif',
+  'heif',
+]);
 
 /** How many leading bytes {@link sniffFormat} needs at most. */
 export const SNIFF_BYTES = 512;
@@ -33,7 +41,9 @@ function startsWith(b: Uint8Array, sig: readonly number[], at = 0): boolean {
 }
 
 function ascii(b: Uint8Array, from: number, to: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + from, Math.max(0, Math.min(to, b.length) - from)).toString('latin1');
+  const end = Math.min(to, b.length);
+  if (from >= end) return '';
+  return Buffer.from(b.buffer, b.byteOffset + from, end - from).toString('latin1');
 }
 
 /**
@@ -43,10 +53,12 @@ function ascii(b: Uint8Array, from: number, to: number): string {
 export function sniffFormat(b: Uint8Array): SniffedFormat {
   if (startsWith(b, [0xff, 0xd8, 0xff])) return 'jpeg';
   if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
-  if (startsWith(b, [0x47, 0x49, 0x46, 0x38]) && (b[4] === 0x37 || b[4] === 0x39) && b[5] === 0x61) return 'gif';
+  if (startsWith(b, [0x47, 0x49, 0x46, 0x38]) && (b[4] === 0x37 || b[4] === 0x39) && b[5] === 0x61)
+    return 'gif';
   if (startsWith(b, [0x52, 0x49, 0x46, 0x46]) && ascii(b, 8, 12) === 'WEBP') return 'webp';
   if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a])) return 'tiff';
-  if (startsWith(b, [0xff, 0x0a]) || startsWith(b, [0x00, 0x00, 0x00, 0x0c, 0x4a, 0x58, 0x4c, 0x20])) return 'jxl';
+  if (startsWith(b, [0xff, 0x0a]) || startsWith(b, [0x00, 0x00, 0x00, 0x0c, 0x4a, 0x58, 0x4c, 0x20]))
+    return 'jxl';
   if (ascii(b, 4, 8) === 'ftyp') {
     const brand = ascii(b, 8, 12);
     if (brand === 'avif' || brand === 'avis') return 'avif';
@@ -61,6 +73,7 @@ export function sniffFormat(b: Uint8Array): SniffedFormat {
   if (startsWith(b, [0x1a, 0x45, 0xdf, 0xa3])) return 'webm';
   // SVG is text: skip a BOM and white space, allow an XML declaration, comments and a doctype.
   const head = ascii(b, 0, Math.min(b.length, SNIFF_BYTES)).replace(/^\uFEFF|^\xEF\xBB\xBF/, '');
-  if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/i.test(head)) return 'svg';
+  if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/i.test(head))
+    return 'svg';
   return 'unknown';
 }

@@ -1,0 +1,147 @@
+/**
+ * Owns the hashing engine's public face: `createHasher()` computes every hash of a file — the
+ * exact digests on the calling thread in small slices, decoding and perceptual hashing in the
+ * worker pool — and turns every failure into an `unavailable` reason rather than an exception.
+ */
+
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
+import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
+import type {
+  ComputedHash,
+  HashOutcome,
+  PerceptualOutcome,
+  UnavailableHash,
+  UnavailableReason,
+} from './outcome';
+import { computePerceptual, type HashSource } from './perceptual';
+import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
+
+/** Bytes hashed between two yields to the event loop when digesting an in-memory upload. */
+const EXACT_SLICE_BYTES = 1 << 20;
+
+/** Counters of the worker pool, for metrics and readiness. */
+export interface HasherStats {
+  readonly workers: number;
+  readonly queued: number;
+  readonly running: number;
+  readonly replacedWorkers: number;
+}
+
+/** The hashing engine. Create it once, share it, and `close()` it on shutdown. */
+export interface Hasher {
+  /** The validated configuration. */
+  readonly config: HashingConfig;
+  /** MD5, SHA-1 and SHA-256 of the original bytes (one read of a file; slices that yield for a buffer). */
+  exact(source: HashSource): Promise<ExactHashes>;
+  /** Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool. */
+  perceptual(source: HashSource): Promise<PerceptualOutcome>;
+  /** Every hash of the file: the exact ones first, then the perceptual ones. */
+  hash(source: HashSource): Promise<HashOutcome>;
+  /** Pool counters. */
+  stats(): HasherStats;
+  /** Stops the worker threads. Pending perceptual jobs resolve as `unavailable` (`worker-failed`). */
+  close(): Promise<void>;
+}
+
+/** Exact hashes as {@link ComputedHash} entries. */
+export function exactAsComputed(exact: ExactHashes): ComputedHash[] {
+  return [
+    { type: 'md5', hex: exact.md5, provenance: { algorithm: 'md5' } },
+    { type: 'sha1', hex: exact.sha1, provenance: { algorithm: 'sha1' } },
+    { type: 'sha256', hex: exact.sha256, provenance: { algorithm: 'sha256' } },
+  ];
+}
+
+async function exactOfBuffer(bytes: Uint8Array): Promise<ExactHashes> {
+  const hasher = new ExactHasher();
+  for (let offset = 0; offset < bytes.byteLength; offset += EXACT_SLICE_BYTES) {
+    if (offset > 0) await yieldToLoop();
+    hasher.update(bytes.subarray(offset, offset + EXACT_SLICE_BYTES));
+  }
+  return hasher.digest();
+}
+
+function poolFailureReason(err: unknown): { reason: UnavailableReason; detail: string } {
+  if (err instanceof PoolJobError) {
+    switch (err.failure) {
+      case 'overloaded':
+        return { reason: 'overloaded', detail: 'the scan queue was full' };
+      case 'timed-out':
+        return { reason: 'timed-out', detail: 'hashing ran past its time limit' };
+      default:
+        return { reason: 'worker-failed', detail: 'the hashing worker stopped before it finished' };
+    }
+  }
+  return { reason: 'worker-failed', detail: 'the hashing worker failed' };
+}
+
+/**
+ * Creates the hashing engine.
+ *
+ * @example
+ * const hasher = createHasher({ workers: 2 });
+ * const outcome = await hasher.hash({ path: '/tmp/upload.jpg' });
+ * await hasher.close();
+ */
+export function createHasher(options: HashingOptions = {}): Hasher {
+  const config = parseHashingOptions(options);
+  const pool =
+    config.workers > 0
+      ? new WorkerPool<{ source: HashSource; config: HashingConfig }, PerceptualOutcome>(
+          resolveWorkerScript(__dirname, 'hash-worker'),
+          { size: config.workers, maxQueue: config.maxQueue, jobTimeoutMs: config.timeoutMs + 5_000 },
+        )
+      : undefined;
+
+  const perceptual = async (source: HashSource): Promise<PerceptualOutcome> => {
+    if (!pool) return computePerceptual(source, config);
+    try {
+      // A buffer is copied to the worker (structured clone), never transferred: it belongs to
+      // the caller (multer's req.file.buffer) and must stay usable.
+      return await pool.run({ source, config });
+    } catch (err) {
+      const { reason, detail } = poolFailureReason(err);
+      const unavailable: UnavailableHash[] = [];
+      for (const type of ['pdq', 'blockhash'] as const) {
+        unavailable.push(
+          config[type]
+            ? { type, reason, detail }
+            : { type, reason: 'disabled', detail: `${type === 'pdq' ? 'PDQ' : 'blockhash'} is turned off` },
+        );
+      }
+      return {
+        format: 'unknown',
+        hashes: [],
+        unavailable,
+        timings: { decodeMs: 0, pdqMs: 0, blockhashMs: 0 },
+      };
+    }
+  };
+
+  const exact = (source: HashSource): Promise<ExactHashes> =>
+    'bytes' in source ? exactOfBuffer(source.bytes) : exactHashesOfFile(source.path);
+
+  return Object.freeze({
+    config,
+    exact,
+    perceptual,
+    async hash(source: HashSource): Promise<HashOutcome> {
+      const [digests, percept] = await Promise.all([exact(source), perceptual(source)]);
+      return { ...percept, size: digests.size, hashes: [...exactAsComputed(digests), ...percept.hashes] };
+    },
+    stats(): HasherStats {
+      return pool
+        ? {
+            workers: pool.size,
+            queued: pool.queued,
+            running: pool.running,
+            replacedWorkers: pool.replacedWorkers,
+          }
+        : { workers: 0, queued: 0, running: 0, replacedWorkers: 0 };
+    },
+    async close(): Promise<void> {
+      await pool?.close();
+    },
+  });
+}

@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createHasher, type Hasher } from '../../../src/hashing/hasher';
+import type { HashOutcome } from '../../../src/hashing/outcome';
+import { animatedGif, pngDeclaring, syntheticImage, tinyZip } from '../../helpers/images';
+import { FIXTURES } from '../../helpers/vectors';
+
+function reasons(outcome: HashOutcome): Record<string, string> {
+  return Object.fromEntries(outcome.unavailable.map((u) => [u.type, u.reason]));
+}
+
+function types(outcome: HashOutcome): string[] {
+  return outcome.hashes.map((h) => h.type);
+}
+
+describe.each([
+  ['in worker threads', 1],
+  ['on the calling thread', 0],
+])('hashing %s', (_label, workers) => {
+  let hasher: Hasher;
+  let dir: string;
+  beforeAll(() => {
+    hasher = createHasher({ workers, timeoutMs: 10_000 });
+    dir = mkdtempSync(join(tmpdir(), 'hashgate-hasher-'));
+  });
+  afterAll(async () => {
+    await hasher.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives every hash of a photo with how it was made', async () => {
+    const jpeg = await syntheticImage(640, 480);
+    const outcome = await hasher.hash({ bytes: jpeg });
+    expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash']);
+    expect(outcome.unavailable).toEqual([]);
+    expect(outcome.format).toBe('jpeg');
+    expect(outcome.size).toBe(jpeg.length);
+    const pdq = outcome.hashes.find((h) => h.type === 'pdq')!;
+    expect(pdq.hex).toMatch(/^[0-9a-f]{64}$/);
+    expect(pdq.provenance).toMatchObject({
+      algorithm: 'pdq',
+      convention: 'fullres',
+      width: 640,
+      height: 480,
+      frame: 0,
+    });
+    expect(pdq.provenance.quality).toBeGreaterThanOrEqual(50);
+    expect(pdq.provenance.decoder).toMatch(/^sharp .* \/ libvips /);
+    expect(Object.keys(pdq.variants!)).toEqual([
+      'orig',
+      'rot90',
+      'rot180',
+      'rot270',
+      'flipx',
+      'flipy',
+      'flipplus1',
+      'flipminus1',
+    ]);
+    expect(pdq.variants!.orig).toBe(pdq.hex);
+    const bh = outcome.hashes.find((h) => h.type === 'blockhash')!;
+    expect(bh.provenance).toMatchObject({ algorithm: 'blockhash-precise-16', width: 640, height: 480 });
+  });
+
+  it('gives the same hashes for a file path as for its bytes', async () => {
+    const png = await syntheticImage(300, 200, 'png', 5);
+    const path = join(dir, 'same.png');
+    writeFileSync(path, png);
+    const fromPath = await hasher.hash({ path });
+    const fromBytes = await hasher.hash({ bytes: png });
+    expect(fromPath.hashes).toEqual(fromBytes.hashes);
+  });
+
+  it("leaves the caller's buffer intact", async () => {
+    const jpeg = await syntheticImage(200, 200);
+    const copy = Buffer.from(jpeg);
+    await hasher.hash({ bytes: jpeg });
+    expect(jpeg.equals(copy)).toBe(true);
+  });
+
+  it('reports an empty file as not an image, with its exact hashes', async () => {
+    const outcome = await hasher.hash({ bytes: new Uint8Array(0) });
+    expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256']);
+    expect(reasons(outcome)).toEqual({ pdq: 'not-an-image', blockhash: 'not-an-image' });
+  });
+
+  it('hashes a truncated JPEG as far as it decodes, or says it is undecodable', async () => {
+    const jpeg = await syntheticImage(400, 300);
+    const outcome = await hasher.hash({ bytes: jpeg.subarray(0, Math.floor(jpeg.length / 2)) });
+    expect(outcome.format).toBe('jpeg');
+    // libvips decodes the first half and fills the rest; either way nothing is silently dropped
+    for (const type of ['pdq', 'blockhash']) {
+      const made = outcome.hashes.some((h) => h.type === type);
+      const why = outcome.unavailable.find((u) => u.type === type)?.reason;
+      expect(made || why === 'undecodable' || why === 'low-quality').toBe(true);
+    }
+  });
+
+  it('reports random bytes as not an image', async () => {
+    const outcome = await hasher.hash({ bytes: randomBytes(10_000) });
+    expect(reasons(outcome)).toEqual({ pdq: 'not-an-image', blockhash: 'not-an-image' });
+  });
+
+  it('reports a 1x1 image as too small for PDQ and low quality for blockhash', async () => {
+    const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    const outcome = await hasher.hash({ bytes: png });
+    expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256']);
+    expect(reasons(outcome).pdq).toBe('too-small');
+    expect(['degenerate', 'low-quality']).toContain(reasons(outcome).blockhash);
+  });
+
+  it('refuses a tiny PNG that declares 30000x30000 pixels before decoding it', async () => {
+    const bomb = pngDeclaring(30_000, 30_000);
+    expect(bomb.length).toBeLessThan(1024);
+    const outcome = await hasher.hash({ bytes: bomb });
+    expect(reasons(outcome)).toEqual({ pdq: 'too-large', blockhash: 'too-large' });
+  });
+
+  it('does not render SVG', async () => {
+    const svg = Buffer.from(
+      '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="red"/></svg>',
+    );
+    const outcome = await hasher.hash({ bytes: svg });
+    expect(outcome.format).toBe('svg');
+    expect(reasons(outcome)).toEqual({ pdq: 'unsupported-format', blockhash: 'unsupported-format' });
+  });
+
+  it('hashes the first frame of a GIF with hundreds of frames', async () => {
+    const gif = await animatedGif(300);
+    const outcome = await hasher.hash({ bytes: gif });
+    expect(outcome.format).toBe('gif');
+    expect(outcome.image?.pages).toBe(300);
+    expect(types(outcome)).toContain('pdq');
+    const pdq = outcome.hashes.find((h) => h.type === 'pdq')!;
+    expect(pdq.provenance).toMatchObject({ frame: 0, width: 64, height: 64 });
+  });
+
+  it('treats a text file named .jpg as what its bytes are', async () => {
+    const path = join(dir, 'photo.jpg');
+    writeFileSync(path, 'this is not a picture\n'.repeat(50));
+    const outcome = await hasher.hash({ path });
+    expect(outcome.format).toBe('unknown');
+    expect(reasons(outcome)).toEqual({ pdq: 'not-an-image', blockhash: 'not-an-image' });
+  });
+
+  it('hashes a JPEG with a ZIP appended as the image, and the exact hashes cover every byte', async () => {
+    const jpeg = await syntheticImage(320, 240);
+    const polyglot = Buffer.concat([jpeg, tinyZip()]);
+    const plain = await hasher.hash({ bytes: jpeg });
+    const outcome = await hasher.hash({ bytes: polyglot });
+    expect(outcome.format).toBe('jpeg');
+    expect(outcome.size).toBe(polyglot.length);
+    const pick = (o: HashOutcome, t: string): string | undefined => o.hashes.find((h) => h.type === t)?.hex;
+    expect(pick(outcome, 'pdq')).toBe(pick(plain, 'pdq'));
+    expect(pick(outcome, 'sha256')).not.toBe(pick(plain, 'sha256'));
+  });
+
+  it('reports a file that vanished as undecodable without throwing for the perceptual part', async () => {
+    const outcome = await hasher.perceptual({ path: join(dir, 'gone.jpg') });
+    expect(reasons(outcome as HashOutcome)).toEqual({ pdq: 'undecodable', blockhash: 'undecodable' });
+  });
+
+  it('records the EXIF orientation without applying it', async () => {
+    const rotated = readFileSync(join(FIXTURES, 'images/bridge-mods__square-256x256.jpg'));
+    const tagged = await sharp(rotated).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+    const outcome = await hasher.hash({ bytes: tagged });
+    expect(outcome.image?.orientation).toBe(6);
+    const pdq = outcome.hashes.find((h) => h.type === 'pdq')!;
+    expect(pdq.provenance).toMatchObject({ width: 256, height: 256 });
+  });
+});
+
+describe('hashing options', () => {
+  it('refuse a bad value with what was expected and what was received', () => {
+    expect(() => createHasher({ maxPixels: -3 })).toThrow(
+      'Expected a whole number at least 1 for `hashing.maxPixels` but received -3',
+    );
+  });
+
+  it('refuse an unknown option name instead of ignoring it', () => {
+    expect(() => createHasher({ maxPixel: 5 } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_HASHGATE_INVALID_OPTION' }),
+    );
+  });
+
+  it('can turn a perceptual hash off, which is then reported as disabled', async () => {
+    const hasher = createHasher({ workers: 0, blockhash: false });
+    const outcome = await hasher.hash({ bytes: await syntheticImage(100, 100) });
+    expect(reasons(outcome)).toEqual({ blockhash: 'disabled' });
+    await hasher.close();
+  });
+
+  it('enforce the pixel limit', async () => {
+    const hasher = createHasher({ workers: 0, maxPixels: 100 * 100 });
+    const outcome = await hasher.hash({ bytes: await syntheticImage(101, 100) });
+    expect(reasons(outcome)).toEqual({ pdq: 'too-large', blockhash: 'too-large' });
+    await hasher.close();
+  });
+
+  it('enforce the input byte limit for decoding but still give exact hashes', async () => {
+    const hasher = createHasher({ workers: 0, maxInputBytes: 1000 });
+    const outcome = await hasher.hash({ bytes: await syntheticImage(200, 200) });
+    expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256']);
+    expect(reasons(outcome)).toEqual({ pdq: 'too-large', blockhash: 'too-large' });
+    await hasher.close();
+  });
+});
