@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import { PoolJobError, WorkerPool } from '../../../src/hashing/worker-pool';
+import { FIXTURES } from '../../helpers/vectors';
+
+type Req = { do: string; value?: unknown; ms?: number; bytes?: Uint8Array };
+const SCRIPT = join(FIXTURES, 'workers/misbehaving-worker.js');
+
+describe('worker pool', () => {
+  let pool: WorkerPool<Req, unknown>;
+  afterEach(async () => {
+    await pool.close();
+  });
+
+  it('runs jobs and returns their results', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 2 });
+    const results = await Promise.all([1, 2, 3, 4, 5].map((value) => pool.run({ do: 'echo', value })));
+    expect(results).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('replaces a worker that throws, fails only its job, and keeps serving', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 1 });
+    const failed = pool.run({ do: 'throw' });
+    const after = pool.run({ do: 'echo', value: 'still here' });
+    await expect(failed).rejects.toMatchObject({
+      failure: 'worker-failed',
+      code: 'ERR_HASHGATE_WORKER_FAILED',
+    });
+    await expect(after).resolves.toBe('still here');
+    expect(pool.replacedWorkers).toBe(1);
+  });
+
+  it('replaces a worker that exits', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 1 });
+    await expect(pool.run({ do: 'exit' })).rejects.toBeInstanceOf(PoolJobError);
+    await expect(pool.run({ do: 'echo', value: 7 })).resolves.toBe(7);
+  });
+
+  it('terminates a job that runs past the time limit and replaces its worker', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 1, jobTimeoutMs: 300 });
+    await expect(pool.run({ do: 'hang' })).rejects.toMatchObject({ failure: 'timed-out' });
+    await expect(pool.run({ do: 'echo', value: 'ok' })).resolves.toBe('ok');
+    expect(pool.replacedWorkers).toBe(1);
+  });
+
+  it('refuses work at once when the queue is full', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 1, maxQueue: 1 });
+    const running = pool.run({ do: 'slow-echo', value: 1, ms: 200 });
+    const queued = pool.run({ do: 'echo', value: 2 });
+    await expect(pool.run({ do: 'echo', value: 3 })).rejects.toMatchObject({ failure: 'overloaded' });
+    await expect(Promise.all([running, queued])).resolves.toEqual([1, 2]);
+  });
+
+  it('fails running and queued jobs when closed, and refuses new ones', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 1 });
+    const running = expect(pool.run({ do: 'slow-echo', value: 1, ms: 5_000 })).rejects.toMatchObject({
+      failure: 'closed',
+      code: 'ERR_HASHGATE_POOL_CLOSED',
+    });
+    const queued = expect(pool.run({ do: 'echo', value: 2 })).rejects.toMatchObject({ failure: 'closed' });
+    await pool.close();
+    await running;
+    await queued;
+    await expect(pool.run({ do: 'echo', value: 3 })).rejects.toMatchObject({ failure: 'closed' });
+  });
+
+  it('transfers a buffer listed for transfer instead of copying it', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 1 });
+    const bytes = new Uint8Array(1024);
+    await expect(pool.run({ do: 'length', bytes }, [bytes.buffer])).resolves.toBe(1024);
+    expect(bytes.byteLength).toBe(0); // detached here: it moved to the worker
+  });
+});
