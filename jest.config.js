@@ -9,4 +9,5 @@ module.exports = {
   testTimeout: 60000,
   // Worker-thread tests spawn real workers; keep the pool of jest workers small on a 2-core box.
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };
