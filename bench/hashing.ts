@@ -1,0 +1,135 @@
+/**
+ * Benchmark of the hashing engine over a folder of real photos.
+ *
+ *   npm run bench:hashing -- /tmp/corpus/photos [--limit 300] [--workers 2]
+ *
+ * Per image: the time sharp needs to decode it to raw pixels (the floor), a full scan (exact
+ * hashes, decode, PDQ with its 8 dihedral variants, blockhash) through the worker pool, PDQ alone
+ * and blockhash alone, each as a ratio to the floor; medians over the set. Then the event loop's
+ * maximum and p99 delay while the whole set is scanned at full concurrency.
+ */
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { blockhashRgba } from '../src/hashing/blockhash';
+import { decodeImage } from '../src/hashing/decode';
+import { createHasher } from '../src/hashing/hasher';
+import { pdqHash } from '../src/hashing/pdq';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+}
+
+const fmt = (n: number, d = 2): string => n.toFixed(d);
+
+async function main(): Promise<void> {
+  const folder = process.argv[2];
+  if (!folder || folder.startsWith('--')) {
+    console.error('usage: node dist-bench/bench/hashing.js <folder of photos> [--limit N] [--workers N]');
+    process.exit(2);
+  }
+  const limit = Number(arg('limit', '300'));
+  const workers = Number(arg('workers', '2'));
+  const all = readdirSync(folder)
+    .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+    .sort();
+  // an even sample across the (category-sorted) folder
+  const step = Math.max(1, all.length / limit);
+  const files: string[] = [];
+  for (let i = 0; i < all.length && files.length < limit; i += step) files.push(all[Math.floor(i)]!);
+  const inputs = files.map((f) => readFileSync(join(folder, f)));
+  console.log(
+    `hashing benchmark: ${files.length} of ${all.length} photos from ${folder}, ${workers} workers`,
+  );
+  console.log(
+    `decoder: sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}; node ${process.version}`,
+  );
+
+  const hasher = createHasher({ workers });
+  // warm up the workers and sharp
+  for (const input of inputs.slice(0, 4)) {
+    await hasher.hash({ bytes: input });
+    await sharp(input).raw().toBuffer();
+  }
+
+  const floor: number[] = [];
+  const full: number[] = [];
+  const pdqOnly: number[] = [];
+  const bhOnly: number[] = [];
+  const megapixels: number[] = [];
+  const rFull: number[] = [];
+  const rPdq: number[] = [];
+  const rBh: number[] = [];
+  const limits = { maxPixels: 100_000_000, timeoutMs: 60_000, frame: 0, failOn: 'error' as const };
+  for (const input of inputs) {
+    let t = performance.now();
+    await sharp(input).raw().toBuffer();
+    const f = performance.now() - t;
+
+    t = performance.now();
+    await hasher.hash({ bytes: input });
+    const s = performance.now() - t;
+
+    const decoded = await decodeImage(input, input, limits);
+    if (!decoded.ok) continue;
+    const img = decoded.image;
+    t = performance.now();
+    pdqHash(img, { dihedral: true });
+    const p = performance.now() - t;
+    t = performance.now();
+    blockhashRgba(img);
+    const b = performance.now() - t;
+
+    floor.push(f);
+    full.push(s);
+    pdqOnly.push(p);
+    bhOnly.push(b);
+    megapixels.push((img.width * img.height) / 1e6);
+    rFull.push(s / f);
+    rPdq.push(p / f);
+    rBh.push(b / f);
+  }
+
+  console.log('\nper image (median over the set; ratios are per image, then the median):');
+  console.log(
+    `  size                         ${fmt(quantile(megapixels, 0.5))} MP (p90 ${fmt(quantile(megapixels, 0.9))} MP)`,
+  );
+  console.log(`  floor: sharp decode to raw   ${fmt(quantile(floor, 0.5))} ms`);
+  console.log(
+    `  full scan (pool)             ${fmt(quantile(full, 0.5))} ms   ratio ${fmt(quantile(rFull, 0.5))}x (p90 ${fmt(quantile(rFull, 0.9))}x)  target <= 1.5x`,
+  );
+  console.log(
+    `  pdq + 8 variants alone       ${fmt(quantile(pdqOnly, 0.5))} ms   ratio ${fmt(quantile(rPdq, 0.5))}x`,
+  );
+  console.log(
+    `  blockhash alone              ${fmt(quantile(bhOnly, 0.5))} ms   ratio ${fmt(quantile(rBh, 0.5))}x`,
+  );
+
+  // Event-loop delay while the whole set is scanned with every worker busy.
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = performance.now();
+  await Promise.all(inputs.map((input) => hasher.hash({ bytes: input })));
+  const wall = performance.now() - t0;
+  h.disable();
+  console.log(
+    `\nevent loop while scanning ${inputs.length} photos at full concurrency (${fmt(wall / 1000, 1)} s, ${fmt(inputs.length / (wall / 1000), 1)} photos/s):`,
+  );
+  console.log(
+    `  max delay ${fmt(h.max / 1e6, 1)} ms, p99 ${fmt(h.percentile(99) / 1e6, 1)} ms, mean ${fmt(h.mean / 1e6, 1)} ms   target max <= 20 ms`,
+  );
+  await hasher.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

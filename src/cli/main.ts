@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** Owns the `hashgate` command: it builds the program from the command modules and runs it. */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { registerHashCommand } from './hash-command';
+
+/** Builds the `hashgate` program (exported for tests). */
+export function buildProgram(io = { stdout: process.stdout, stderr: process.stderr }): Command {
+  const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+  const program = new Command('hashgate')
+    .description('hash uploads and match them against signed lists of known illegal material')
+    .version(version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerHashCommand(program, io);
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; usage errors exit 2
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`hashgate: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main();
