@@ -9,8 +9,6 @@ export const ErrorCodes = {
   INVALID_OPTION: 'ERR_HASHGATE_INVALID_OPTION',
   /** A hex string is not a valid hash of the named type. */
   INVALID_HASH: 'ERR_HASHGATE_INVALID_HASH',
-  /** Input bytes were empty. */
-  EMPTY_INPUT: 'ERR_HASHGATE_EMPTY_INPUT',
   /** Input is larger than the configured byte limit. */
   INPUT_TOO_LARGE: 'ERR_HASHGATE_INPUT_TOO_LARGE',
   /** The file could not be read from disk. */

@@ -1,0 +1,39 @@
+/** hashgate's public entry point: re-exports only, by name. */
+
+export { type ErrorCode, ErrorCodes, HashgateError, isHashgateError } from './errors';
+export { BLOCKHASH_BITS, type BlockhashMethod, type BlockhashResult, blockhashRgba } from './hashing/blockhash';
+export { DECODER_VERSION } from './hashing/decode';
+export { type ExactHashes, ExactHasher, exactHashesOfBuffer, exactHashesOfFile } from './hashing/exact';
+export { hamming256, hammingBytes, popcount32 } from './hashing/hamming';
+export {
+  type BuiltinHashTypeName,
+  getHashType,
+  type HashIssue,
+  type HashKind,
+  type HashParseResult,
+  type HashType,
+  hashTypes,
+  PERCEPTUAL_WEIGHT_RANGE,
+} from './hashing/hash-types';
+export { createHasher, type Hasher, type HasherStats } from './hashing/hasher';
+export type {
+  BlockhashOptions,
+  HashingConfig,
+  HashingOptions,
+  PdqOptions as PdqHashingOptions,
+} from './hashing/hasher-options';
+export {
+  type ComputedHash,
+  DIHEDRAL_VARIANTS,
+  type DihedralVariant,
+  type HashOutcome,
+  type HashProvenance,
+  type ImageFacts,
+  type PerceptualOutcome,
+  type UnavailableHash,
+  type UnavailableReason,
+} from './hashing/outcome';
+export { type PdqConvention, type PdqPixels, type PdqResult, pdqHash } from './hashing/pdq';
+export type { HashSource } from './hashing/perceptual';
+export { type SniffedFormat, sniffFormat } from './hashing/sniff';
+export type { ListSnapshot, TypedEntries } from './snapshot';
