@@ -1,7 +1,12 @@
-/** Owns the blockhash perceptual hash (256 bits) through blockhash-core, with the input checks it lacks. */
+/**
+ * Owns the blockhash perceptual hash (256 bits): blockhash-core's algorithm, with the input checks
+ * it lacks. The precise method runs through an identical but faster evaluation
+ * (blockhash-precise.ts); tests hold it to blockhash-core's output.
+ */
 
-import { bmvbhash, bmvbhashEven } from 'blockhash-core';
+import { bmvbhashEven } from 'blockhash-core';
 import { ErrorCodes, HashgateError } from '../errors';
+import { bmvbhashPrecise } from './blockhash-precise';
 import { weightBytes } from './hamming';
 
 /** `precise` is the reference default (blocks split by area); `quick` uses whole-pixel cells. */
@@ -43,7 +48,13 @@ export function blockhashRgba(
     );
   }
   const image = { width, height, data };
-  const hex = method === 'precise' ? bmvbhash(image, BLOCKHASH_BITS) : bmvbhashEven(image, BLOCKHASH_BITS);
+  const even = width % BLOCKHASH_BITS === 0 && height % BLOCKHASH_BITS === 0;
+  // The precise method equals the quick one when both sides divide evenly (blockhash-core does the
+  // same); otherwise the faster, operation-for-operation identical evaluation is used.
+  const hex =
+    method === 'quick' || even
+      ? bmvbhashEven(image, BLOCKHASH_BITS)
+      : bmvbhashPrecise(width, height, data, BLOCKHASH_BITS);
   const bytes = new Uint8Array(Buffer.from(hex, 'hex'));
   return { hex, bytes, method, weight: weightBytes(bytes) };
 }

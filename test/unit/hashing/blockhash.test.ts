@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bmvbhash } from 'blockhash-core';
+import { bmvbhash, bmvbhashEven } from 'blockhash-core';
+import fc from 'fast-check';
 import { blockhashRgba } from '../../../src/hashing/blockhash';
 import { decodeImage } from '../../../src/hashing/decode';
 import { FIXTURES, requireSharedVectors } from '../../helpers/vectors';
@@ -77,6 +78,33 @@ describe('blockhash', () => {
     const data = new Uint8Array(width * height * 4);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
     expect(blockhashRgba({ width, height, data }).hex).toBe(bmvbhash({ width, height, data }, 16));
+  });
+
+  it('computes the precise method exactly as blockhash-core does, for any size and pixels', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.constantFrom(0, 0.05, 0.5),
+        (width, height, seed, transparentShare) => {
+          const data = new Uint8Array(width * height * 4);
+          let s = seed || 1;
+          for (let i = 0; i < data.length; i++) {
+            s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+            data[i] = s >>> 24;
+          }
+          // flat patches make ties at the band medians, where float differences would show
+          for (let p = 0; p < width * height; p++) {
+            if ((p * 2654435761) % 1000 < transparentShare * 1000) data[p * 4 + 3] = 0;
+            if (p % 7 === 0) data.fill(128, p * 4, p * 4 + 3);
+          }
+          const reference = width % 16 === 0 && height % 16 === 0 ? bmvbhashEven : bmvbhash;
+          expect(blockhashRgba({ width, height, data }).hex).toBe(reference({ width, height, data }, 16));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('counts transparent pixels as white', () => {
