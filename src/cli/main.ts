@@ -8,7 +8,9 @@ import { registerHashCommand } from './hash-command';
 
 /** Builds the `hashgate` program (exported for tests). */
 export function buildProgram(io = { stdout: process.stdout, stderr: process.stderr }): Command {
-  const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
+    version: string;
+  };
   const program = new Command('hashgate')
     .description('hash uploads and match them against signed lists of known illegal material')
     .version(version)
