@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   const rFull: number[] = [];
   const rPdq: number[] = [];
   const rBh: number[] = [];
+  const inWorker = { decode: [] as number[], pdq: [] as number[], blockhash: [] as number[] };
   const limits = { maxPixels: 100_000_000, timeoutMs: 60_000, frame: 0, failOn: 'error' as const };
   for (const input of inputs) {
     let t = performance.now();
@@ -75,8 +76,11 @@ async function main(): Promise<void> {
     const f = performance.now() - t;
 
     t = performance.now();
-    await hasher.hash({ bytes: input });
+    const outcome = await hasher.hash({ bytes: input });
     const s = performance.now() - t;
+    inWorker.decode.push(outcome.timings.decodeMs);
+    inWorker.pdq.push(outcome.timings.pdqMs);
+    inWorker.blockhash.push(outcome.timings.blockhashMs);
 
     const decoded = await decodeImage(input, input, limits);
     if (!decoded.ok) continue;
@@ -105,6 +109,9 @@ async function main(): Promise<void> {
   console.log(`  floor: sharp decode to raw   ${fmt(quantile(floor, 0.5))} ms`);
   console.log(
     `  full scan (pool)             ${fmt(quantile(full, 0.5))} ms   ratio ${fmt(quantile(rFull, 0.5))}x (p90 ${fmt(quantile(rFull, 0.9))}x)  target <= 1.5x`,
+  );
+  console.log(
+    `    inside the worker: decode ${fmt(quantile(inWorker.decode, 0.5))} ms, pdq ${fmt(quantile(inWorker.pdq, 0.5))} ms, blockhash ${fmt(quantile(inWorker.blockhash, 0.5))} ms`,
   );
   console.log(
     `  pdq + 8 variants alone       ${fmt(quantile(pdqOnly, 0.5))} ms   ratio ${fmt(quantile(rPdq, 0.5))}x`,

@@ -1,14 +1,11 @@
 /** Owns the worker-thread side of the hashing pool: it receives a source and the hashing configuration, and answers with the perceptual outcome. */
 
 import { parentPort } from 'node:worker_threads';
-import sharp from 'sharp';
 import type { HashingConfig } from './hasher-options';
 import { computePerceptual, type HashSource } from './perceptual';
 
-// Each worker is one of N threads sized to the cores: libvips' own thread pool and operation
-// cache would multiply threads and memory per worker.
-sharp.concurrency(1);
-sharp.cache(false);
+// libvips settings (concurrency, cache) are process-wide, shared with the host's own use of
+// sharp, so the worker leaves them alone.
 
 interface Request {
   readonly id: number;

@@ -56,7 +56,9 @@ export function exactAsComputed(exact: ExactHashes): ComputedHash[] {
 async function exactOfBuffer(bytes: Uint8Array): Promise<ExactHashes> {
   const hasher = new ExactHasher();
   for (let offset = 0; offset < bytes.byteLength; offset += EXACT_SLICE_BYTES) {
-    if (offset > 0) await yieldToLoop();
+    // Yield before every slice, the first included: many uploads started in one tick must not
+    // each hash a slice before the event loop gets a turn.
+    await yieldToLoop();
     hasher.update(bytes.subarray(offset, offset + EXACT_SLICE_BYTES));
   }
   return hasher.digest();
