@@ -1,29 +1,13 @@
 /** Owns the shape of "what hashing one file produced": every hash with how it was made, and a reason for each hash that could not be made. */
 
+import type { PdqDihedralVariant as DihedralVariant } from './pdq-dct';
 import type { SniffedFormat } from './sniff';
 
-/** The eight rotations and mirrorings of an image that one PDQ DCT yields. */
-export type DihedralVariant =
-  | 'orig'
-  | 'rot90'
-  | 'rot180'
-  | 'rot270'
-  | 'flipx'
-  | 'flipy'
-  | 'flipplus1'
-  | 'flipminus1';
-
-/** The dihedral variants in the order the reference prints them. */
-export const DIHEDRAL_VARIANTS: readonly DihedralVariant[] = [
-  'orig',
-  'rot90',
-  'rot180',
-  'rot270',
-  'flipx',
-  'flipy',
-  'flipplus1',
-  'flipminus1',
-];
+/** The eight rotations and mirrorings of an image that one PDQ DCT yields, in the reference's order. */
+export {
+  PDQ_DIHEDRAL_VARIANTS as DIHEDRAL_VARIANTS,
+  type PdqDihedralVariant as DihedralVariant,
+} from './pdq-dct';
 
 /**
  * Why a hash could not be computed (or may not be used for matching):
