@@ -1,0 +1,59 @@
+/** Owns cooperative yielding: long loops over list entries give the event loop a turn every few milliseconds. */
+
+import { performance } from 'node:perf_hooks';
+
+/** Default longest stretch of synchronous work between two yields, in milliseconds. */
+export const DEFAULT_SLICE_MS = 8;
+
+/** Resolves on the next turn of the event loop, after pending I/O callbacks. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Tracks how long the current synchronous stretch has run. Call {@link Yielder.due} cheaply in a
+ * hot loop (it reads the clock only every `checkEvery` calls) and `await yieldToEventLoop()` when
+ * it says so.
+ */
+export class Yielder {
+  readonly #sliceMs: number;
+  readonly #checkEvery: number;
+  #calls = 0;
+  #sliceStart = performance.now();
+
+  constructor(sliceMs = DEFAULT_SLICE_MS, checkEvery = 256) {
+    this.#sliceMs = sliceMs;
+    this.#checkEvery = checkEvery;
+  }
+
+  /** True when the current stretch has used up its slice; the caller should yield. */
+  due(): boolean {
+    if (++this.#calls < this.#checkEvery) return false;
+    this.#calls = 0;
+    return performance.now() - this.#sliceStart >= this.#sliceMs;
+  }
+
+  /** Yields to the event loop and starts a new slice. */
+  async yield(): Promise<void> {
+    await yieldToEventLoop();
+    this.reset();
+  }
+
+  /** Starts a new slice without yielding (call after any await that already gave the loop a turn). */
+  reset(): void {
+    this.#calls = 0;
+    this.#sliceStart = performance.now();
+  }
+}
+
+/** Runs `fn(i)` for `i` in `[0, count)`, yielding to the event loop between slices. */
+export async function forEachCooperative(
+  count: number,
+  fn: (i: number) => void,
+  yielder = new Yielder(),
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    fn(i);
+    if (yielder.due()) await yielder.yield();
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * Owns the NDJSON entry files of the list protocol: reading snapshot and delta files (plain or
+ * gzip) into a {@link SnapshotBuilder}, applying deltas to an accepted snapshot, and writing a
+ * snapshot back as canonical NDJSON.
+ */
+
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import type { ListSnapshot } from '../snapshot';
+import { Yielder } from './cooperative';
+import { DEFAULT_CATEGORY, type HashTypeResolver, isValidEntryId, type SnapshotBuilder } from './entries';
+import { ListErrorCodes, listError } from './errors';
+import { readLines } from './lines';
+
+/** Default limit on the decompressed size of one entry file. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024 * 1024;
+
+/**
+ * Streams the bytes of an entry file from disk, gunzipping when `compression` is `gzip`, and
+ * refuses (`ERR_HASHGATE_LIST_TOO_LARGE`) beyond `maxBytes` decoded bytes. A corrupt gzip stream
+ * fails with `ERR_HASHGATE_LIST_FILE_INVALID`.
+ */
+export async function* readEntryFile(
+  path: string,
+  compression: 'gzip' | 'none',
+  maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+): AsyncGenerator<Buffer> {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  const gunzip = compression === 'gzip' ? createGunzip({ chunkSize: 256 * 1024 }) : null;
+  if (gunzip) {
+    file.on('error', (err) => gunzip.destroy(err));
+    file.pipe(gunzip);
+  }
+  const source: AsyncIterable<Buffer> = gunzip ?? file;
+  let total = 0;
+  try {
+    for await (const chunk of source) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        throw listError(ListErrorCodes.TOO_LARGE, `An entry file decodes to more than ${maxBytes} bytes`);
+      }
+      yield chunk;
+    }
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw listError(ListErrorCodes.FILE_INVALID, 'An entry file is not a valid gzip stream', err);
+    }
+    throw err;
+  } finally {
+    file.destroy();
+    gunzip?.destroy();
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const PREFIX_ID = Buffer.from('{"id":"');
+const SEP_TYPE = Buffer.from('","type":"');
+const SEP_HASH = Buffer.from('","hash":"');
+
+function bytesAt(buf: Buffer, at: number, expected: Buffer): boolean {
+  if (at + expected.length > buf.length) return false;
+  for (let i = 0; i < expected.length; i++) if (buf[at + i] !== expected[i]) return false;
+  return true;
+}
+
+/** Index of the closing quote of a string starting at `from` whose bytes all pass `ok`, or -1. */
+function scanString(buf: Buffer, from: number, end: number, ok: (b: number) => boolean): number {
+  for (let i = from; i < end; i++) {
+    const b = buf[i]!;
+    if (b === QUOTE) return i;
+    if (!ok(b)) return -1;
+  }
+  return -1;
+}
+
+// An id byte the fast path accepts: anything but a quote, a backslash (escapes) or a control byte.
+const idByte = (b: number): boolean => b !== BACKSLASH && b >= 0x20 && b !== 0x7f;
+const typeByte = (b: number): boolean =>
+  (b >= 0x61 && b <= 0x7a) ||
+  (b >= 0x30 && b <= 0x39) ||
+  b === 0x5f ||
+  b === 0x2d ||
+  (b >= 0x41 && b <= 0x5a);
+const hexByte = (b: number): boolean =>
+  (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
+
+/**
+ * Adds a line of exactly the canonical shape `{"id":"…","type":"…","hash":"…"}` (no escapes, no
+ * other fields, no white space) without JSON.parse; false for any other line, which then takes
+ * the general path. Both paths give the same result for the lines this one accepts.
+ */
+function addCanonicalLine(builder: SnapshotBuilder, buf: Buffer, start: number, end: number): boolean {
+  if (!bytesAt(buf, start, PREFIX_ID) || buf[end - 1] !== 0x7d || buf[end - 2] !== QUOTE) return false;
+  const idStart = start + PREFIX_ID.length;
+  const idEnd = scanString(buf, idStart, end, idByte);
+  if (idEnd < 0 || !bytesAt(buf, idEnd, SEP_TYPE)) return false;
+  const typeStart = idEnd + SEP_TYPE.length;
+  const typeEnd = scanString(buf, typeStart, end, typeByte);
+  if (typeEnd < 0 || !bytesAt(buf, typeEnd, SEP_HASH)) return false;
+  const hashStart = typeEnd + SEP_HASH.length;
+  const hashEnd = scanString(buf, hashStart, end, hexByte);
+  if (hashEnd !== end - 2) return false;
+  const id = buf.toString('utf8', idStart, idEnd);
+  if (!isValidEntryId(id)) {
+    builder.drop('invalid-id');
+    return true;
+  }
+  builder.addHex(id, buf.toString('latin1', typeStart, typeEnd), buf.toString('latin1', hashStart, hashEnd));
+  return true;
+}
+
+/** Reads snapshot NDJSON (one entry object a line) into `builder`. Returns the number of lines. */
+export function parseSnapshotLines(
+  source: AsyncIterable<Uint8Array>,
+  builder: SnapshotBuilder,
+  yielder = new Yielder(),
+): Promise<number> {
+  return readLines(
+    source,
+    (line) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        builder.drop('invalid-json');
+        return;
+      }
+      builder.addUntrusted(value);
+    },
+    {
+      yielder,
+      onOverlong: () => builder.drop('line-too-long'),
+      onLineBytes: (buf, start, end) => addCanonicalLine(builder, buf, start, end),
+    },
+  );
+}
+
+/**
+ * The net effect of a chain of deltas on a base version: ids removed from the base, and entries
+ * added (by id, in order). A remove of an id added earlier in the chain cancels that add.
+ */
+export class DeltaAccumulator {
+  /** Ids of base entries to remove. */
+  readonly removed = new Set<string>();
+  /** Raw add objects by id, validated when applied. */
+  readonly adds = new Map<string, unknown>();
+}
+
+/**
+ * Reads one delta file (lines `{"op":"add",...entry}` or `{"op":"remove","id":...}`) into `acc`.
+ * Within one delta, removes apply before adds, so a remove and an add of the same id replace the
+ * entry. Bad lines are dropped and counted on `builder`.
+ */
+export async function parseDeltaLines(
+  source: AsyncIterable<Uint8Array>,
+  acc: DeltaAccumulator,
+  builder: SnapshotBuilder,
+  yielder = new Yielder(),
+): Promise<number> {
+  const adds: Array<[string, unknown]> = [];
+  const lines = await readLines(
+    source,
+    (line) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        builder.drop('invalid-json');
+        return;
+      }
+      if (typeof value !== 'object' || value === null) {
+        builder.drop('invalid-entry');
+        return;
+      }
+      const v = value as Record<string, unknown>;
+      if (!isValidEntryId(v.id)) {
+        builder.drop('invalid-id');
+        return;
+      }
+      if (v.op === 'remove') {
+        if (acc.adds.has(v.id)) acc.adds.delete(v.id);
+        else acc.removed.add(v.id);
+      } else if (v.op === 'add') {
+        adds.push([v.id, v]);
+      } else {
+        builder.drop('invalid-entry');
+      }
+    },
+    { yielder, onOverlong: () => builder.drop('line-too-long') },
+  );
+  for (const [id, v] of adds) {
+    if (acc.adds.has(id)) builder.drop('duplicate-id');
+    else acc.adds.set(id, v);
+  }
+  return lines;
+}
+
+/**
+ * Builds the next version from `base` plus the accumulated deltas: every base entry that is not
+ * removed, then every add (validated like any untrusted entry). Removes of unknown ids are
+ * counted as `unknown-remove`.
+ */
+export async function applyDeltas(
+  base: ListSnapshot,
+  acc: DeltaAccumulator,
+  builder: SnapshotBuilder,
+  resolveType: HashTypeResolver,
+  yielder = new Yielder(),
+): Promise<void> {
+  let matched = 0;
+  for (const [name, t] of base.byType) {
+    const type = resolveType(name);
+    for (let i = 0; i < t.count; i++) {
+      const id = t.ids[i]!;
+      if (acc.removed.has(id)) {
+        matched++;
+      } else if (!type) {
+        builder.drop('unknown-type');
+      } else {
+        builder.addBytes(
+          id,
+          type,
+          t.hashes,
+          i * t.hashBytes,
+          base.categories[t.categories[i]!]!,
+          t.labels.get(i),
+        );
+      }
+      if (yielder.due()) await yielder.yield();
+    }
+  }
+  for (let n = acc.removed.size - matched; n > 0; n--) builder.drop('unknown-remove');
+  for (const v of acc.adds.values()) {
+    builder.addUntrusted(v);
+    if (yielder.due()) await yielder.yield();
+  }
+}
+
+/**
+ * Writes a snapshot as canonical NDJSON (types in name order, rows in order; `category` omitted
+ * for `default`), passing batches of about 256 KiB to `write` and awaiting it (backpressure).
+ */
+export async function writeSnapshotLines(
+  snapshot: ListSnapshot,
+  write: (chunk: string) => Promise<void>,
+  yielder = new Yielder(),
+): Promise<void> {
+  let batch: string[] = [];
+  let batchLen = 0;
+  for (const [name, t] of snapshot.byType) {
+    const hex = Buffer.from(t.hashes.buffer, t.hashes.byteOffset, t.hashes.byteLength);
+    const w = t.hashBytes;
+    const typeField = JSON.stringify(name);
+    const catFields = snapshot.categories.map((c) =>
+      c === DEFAULT_CATEGORY ? '' : `,"category":${JSON.stringify(c)}`,
+    );
+    for (let i = 0; i < t.count; i++) {
+      // Same bytes as JSON.stringify({id, type, hash, category?, labels?}), built by hand: twice as fast.
+      const labels = t.labels.get(i);
+      const line = `{"id":${JSON.stringify(t.ids[i])},"type":${typeField},"hash":"${hex.toString('hex', i * w, i * w + w)}"${
+        catFields[t.categories[i]!] ?? ''
+      }${labels ? `,"labels":${JSON.stringify(labels)}` : ''}}\n`;
+      batch.push(line);
+      batchLen += line.length;
+      if (batchLen >= 256 * 1024) {
+        await write(batch.join(''));
+        batch = [];
+        batchLen = 0;
+      } else if (yielder.due()) {
+        await yielder.yield();
+      }
+    }
+  }
+  if (batch.length > 0) await write(batch.join(''));
+}
