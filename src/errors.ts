@@ -1,28 +1,8 @@
-/** Owns hashgate's error class, its stable error codes and the one message shape for bad options. */
+/** Owns hashgate's error class and the one message shape for bad options; the codes live in error-codes.ts. */
 
-/**
- * Every stable error code hashgate throws or reports. Codes are never reused or renamed;
- * docs/errors.md explains each one (meaning, likely cause, fix).
- */
-export const ErrorCodes = {
-  /** An option passed to a hashgate factory or command is invalid. */
-  INVALID_OPTION: 'ERR_HASHGATE_INVALID_OPTION',
-  /** A hex string is not a valid hash of the named type. */
-  INVALID_HASH: 'ERR_HASHGATE_INVALID_HASH',
-  /** Input is larger than the configured byte limit. */
-  INPUT_TOO_LARGE: 'ERR_HASHGATE_INPUT_TOO_LARGE',
-  /** The file could not be read from disk. */
-  READ_FAILED: 'ERR_HASHGATE_READ_FAILED',
-  /** Pixel data handed to a hash function has the wrong shape (channels, length). */
-  INVALID_PIXELS: 'ERR_HASHGATE_INVALID_PIXELS',
-  /** The worker pool is closed, or a worker failed in a way that was not the input's fault. */
-  WORKER_FAILED: 'ERR_HASHGATE_WORKER_FAILED',
-  /** The worker pool has been closed and takes no more work. */
-  POOL_CLOSED: 'ERR_HASHGATE_POOL_CLOSED',
-} as const;
+import { type ErrorCode, ErrorCodes } from './error-codes';
 
-/** One of the stable hashgate error codes. */
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+export { type ErrorCode, ErrorCodes } from './error-codes';
 
 /**
  * The one error class hashgate throws. `code` is stable and documented in docs/errors.md.

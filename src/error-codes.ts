@@ -1,0 +1,95 @@
+/**
+ * Owns every stable error code, grouped by the part of hashgate that raises it. Codes are never
+ * reused or renamed; docs/errors.md explains each one (meaning, likely cause, fix).
+ */
+
+/**
+ * Error codes of the hashing engine and of option parsing. Codes are never reused or renamed;
+ * docs/errors.md explains each one (meaning, likely cause, fix).
+ */
+export const CoreErrorCodes = {
+  /** An option passed to a hashgate factory or command is invalid. */
+  INVALID_OPTION: 'ERR_HASHGATE_INVALID_OPTION',
+  /** A hex string is not a valid hash of the named type. */
+  INVALID_HASH: 'ERR_HASHGATE_INVALID_HASH',
+  /** Input is larger than the configured byte limit. */
+  INPUT_TOO_LARGE: 'ERR_HASHGATE_INPUT_TOO_LARGE',
+  /** The file could not be read from disk. */
+  READ_FAILED: 'ERR_HASHGATE_READ_FAILED',
+  /** Pixel data handed to a hash function has the wrong shape (channels, length). */
+  INVALID_PIXELS: 'ERR_HASHGATE_INVALID_PIXELS',
+  /** The worker pool is closed, or a worker failed in a way that was not the input's fault. */
+  WORKER_FAILED: 'ERR_HASHGATE_WORKER_FAILED',
+  /** The worker pool has been closed and takes no more work. */
+  POOL_CLOSED: 'ERR_HASHGATE_POOL_CLOSED',
+} as const;
+
+/**
+ * Error codes raised or reported by `src/lists`. Like every hashgate code they are stable and
+ * never reused. Messages never contain hashes or list contents.
+ */
+export const ListErrorCodes = {
+  /** The manifest is not JSON, or not a valid hashgate list manifest v1. */
+  MANIFEST_INVALID: 'ERR_HASHGATE_LIST_MANIFEST_INVALID',
+  /** No signature by a trusted key verifies over the manifest bytes (or the signature file is malformed). */
+  SIGNATURE_INVALID: 'ERR_HASHGATE_LIST_SIGNATURE_INVALID',
+  /** The manifest names a different list than the one configured. */
+  NAME_MISMATCH: 'ERR_HASHGATE_LIST_NAME_MISMATCH',
+  /** The manifest's version is lower than the version already accepted (rollback refused). */
+  ROLLBACK: 'ERR_HASHGATE_LIST_ROLLBACK',
+  /** A downloaded file's SHA-256 differs from the one the manifest pins. */
+  FILE_HASH_MISMATCH: 'ERR_HASHGATE_LIST_FILE_HASH_MISMATCH',
+  /** A downloaded file's size differs from the one the manifest declares. */
+  FILE_SIZE_MISMATCH: 'ERR_HASHGATE_LIST_FILE_SIZE_MISMATCH',
+  /** A response body ended early or the connection closed in the middle of it. */
+  TRUNCATED: 'ERR_HASHGATE_LIST_TRUNCATED',
+  /** A response (or a decompressed file) is larger than the configured limit. */
+  TOO_LARGE: 'ERR_HASHGATE_LIST_TOO_LARGE',
+  /** A request took longer than `requestTimeoutMs` (to headers or between body chunks). */
+  TIMEOUT: 'ERR_HASHGATE_LIST_TIMEOUT',
+  /** The list server answered with an unexpected HTTP status (5xx, 404, ...). */
+  HTTP_STATUS: 'ERR_HASHGATE_LIST_HTTP_STATUS',
+  /** The request failed at the network level (connection refused, reset, DNS). */
+  FETCH_FAILED: 'ERR_HASHGATE_LIST_FETCH_FAILED',
+  /** A plain-http URL was used (or redirected to) for a host that is not loopback. */
+  INSECURE_URL: 'ERR_HASHGATE_LIST_INSECURE_URL',
+  /** A snapshot or delta file is not valid gzip, or its entry lines contradict the manifest. */
+  FILE_INVALID: 'ERR_HASHGATE_LIST_FILE_INVALID',
+  /** The persisted copy of a list is unreadable, fails verification or belongs to another list. */
+  CACHE_INVALID: 'ERR_HASHGATE_LIST_CACHE_INVALID',
+  /** Writing the persisted copy of a list failed (the previous copy is kept). */
+  CACHE_WRITE_FAILED: 'ERR_HASHGATE_LIST_CACHE_WRITE_FAILED',
+  /** A local list file could not be read. */
+  SOURCE_READ_FAILED: 'ERR_HASHGATE_LIST_SOURCE_READ_FAILED',
+  /** A key file or key string is not an Ed25519 key in a supported form. */
+  KEY_INVALID: 'ERR_HASHGATE_LIST_KEY_INVALID',
+  /** Publishing a list version failed (bad input, existing list of another name, I/O). */
+  PUBLISH_FAILED: 'ERR_HASHGATE_LIST_PUBLISH_FAILED',
+  /** An input needs a capability that is not available yet (image inputs need the hashing engine). */
+  UNSUPPORTED_INPUT: 'ERR_HASHGATE_LIST_UNSUPPORTED_INPUT',
+  /** The sync was stopped while a request was in flight. */
+  ABORTED: 'ERR_HASHGATE_LIST_ABORTED',
+  /** An unexpected error inside the list subsystem (a bug); the last good list is kept. */
+  INTERNAL: 'ERR_HASHGATE_LIST_INTERNAL',
+} as const;
+
+/**
+ * Stable codes the match index throws. To be merged into `ErrorCodes` in `src/errors.ts` (and
+ * documented in docs/errors.md); the values will not change when that happens.
+ */
+export const MatchingErrorCodes = {
+  /** A query was malformed: a hash of the wrong length for its type, or a radius outside 0..256. */
+  INVALID_QUERY: 'ERR_HASHGATE_INVALID_QUERY',
+  /** A list snapshot handed to the index builder is inconsistent (column lengths, hash sizes, categories). */
+  INVALID_SNAPSHOT: 'ERR_HASHGATE_INVALID_SNAPSHOT',
+  /** More entries of one hash type, or more lists, than one index can address. */
+  INDEX_TOO_LARGE: 'ERR_HASHGATE_INDEX_TOO_LARGE',
+  /** Building an index failed for a reason that is not the snapshot's fault (the build worker died, no worker script). */
+  INDEX_BUILD_FAILED: 'ERR_HASHGATE_INDEX_BUILD_FAILED',
+} as const;
+
+/** Every stable hashgate error code, by name. */
+export const ErrorCodes = { ...CoreErrorCodes, ...ListErrorCodes, ...MatchingErrorCodes } as const;
+
+/** One of the stable hashgate error codes. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
