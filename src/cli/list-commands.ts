@@ -3,11 +3,13 @@
  * `list remove`, `list verify` and `list serve`. Output shows counts, never hashes.
  */
 
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { isHashgateError } from '../errors';
 import { hashTypes } from '../hashing/hash-types';
+import { createHasher } from '../hashing/hasher';
+import { DECODABLE_FORMATS, SNIFF_BYTES, sniffFormat } from '../hashing/sniff';
 import { createHashTypeResolver, DEFAULT_CATEGORY, type DropCounts, SnapshotBuilder } from '../lists/entries';
 import { ListErrorCodes, listError } from '../lists/errors';
 import { addHashLine, LOCAL_LIST_FORMATS, type LocalListFormat, parseLocalFile } from '../lists/formats';
@@ -22,6 +24,7 @@ import { type ListServer, startListServer } from '../lists/list-server';
 import { publishListVersion, readPublishedList } from '../lists/publisher';
 import { verifyPublishedList } from '../lists/verify';
 import type { ListSnapshot } from '../snapshot';
+import { ProgressBar } from './progress';
 
 /** Where the list commands write (injectable for tests). */
 export interface ListCommandIo {
@@ -48,19 +51,6 @@ Exit codes:
 const VERIFY_EXIT_HELP = `${EXIT_HELP}
   2  the list is invalid: bad signature, untrusted key, wrong file hash or size, bad manifest`;
 
-const IMAGE_EXTENSIONS = new Set([
-  '.jpg',
-  '.jpeg',
-  '.png',
-  '.gif',
-  '.webp',
-  '.bmp',
-  '.tif',
-  '.tiff',
-  '.avif',
-  '.heic',
-  '.heif',
-]);
 const INLINE_HASH = /^([a-z0-9_]+):([0-9a-fA-F]+)$/;
 const ENVELOPE_CODES = new Set<string>([
   ListErrorCodes.MANIFEST_INVALID,
@@ -76,6 +66,64 @@ interface InputOptions {
   format: string;
   type?: string;
   category?: string;
+  /** Hash types taken from image inputs. */
+  imageHashes?: string;
+}
+
+/** Hash types a list built from images carries by default. */
+const DEFAULT_IMAGE_HASHES = 'md5,sha1,sha256,pdq,blockhash';
+
+async function isImage(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+    return DECODABLE_FORMATS.has(sniffFormat(head.subarray(0, bytesRead)));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Hashes image files with the hashing engine and adds the chosen hash types of each to `builder`.
+ * An image that yields no perceptual hash (flat, too small) still contributes its exact hashes.
+ */
+async function addImages(
+  images: readonly string[],
+  builder: SnapshotBuilder,
+  o: InputOptions,
+  resolveType: ReturnType<typeof createHashTypeResolver>,
+  stderr: NodeJS.WriteStream,
+): Promise<{ hashed: number; withoutPerceptual: number }> {
+  const wanted = new Set(
+    (o.imageHashes ?? DEFAULT_IMAGE_HASHES).split(',').map((t) => t.trim().toLowerCase()),
+  );
+  for (const t of wanted) {
+    if (!hashTypes[t as keyof typeof hashTypes]) {
+      throw listError(ListErrorCodes.UNSUPPORTED_INPUT, `Unknown hash type in --image-hashes: ${t}`);
+    }
+  }
+  const hasher = createHasher({ pdq: { dihedral: false } });
+  const progress = new ProgressBar(stderr, images.length);
+  let withoutPerceptual = 0;
+  try {
+    const window = Math.max(1, hasher.config.workers * 2);
+    const pending = images.slice(0, window).map((path) => hasher.hash({ path }));
+    for (let i = 0; i < images.length; i++) {
+      const outcome = await pending[i]!;
+      const next = images[i + window];
+      if (next !== undefined) pending.push(hasher.hash({ path: next }));
+      progress.tick();
+      if (!outcome.hashes.some((h) => h.type === 'pdq' || h.type === 'blockhash')) withoutPerceptual++;
+      for (const h of outcome.hashes) {
+        if (wanted.has(h.type)) addHashLine(builder, resolveType, h.type, h.hex, o.category);
+      }
+    }
+  } finally {
+    progress.finish();
+    await hasher.close();
+  }
+  return { hashed: images.length, withoutPerceptual };
 }
 
 function formatDropped(dropped: DropCounts): string {
@@ -112,8 +160,10 @@ async function readInputs(
   inputs: readonly string[],
   builder: SnapshotBuilder,
   o: InputOptions,
+  stderr: NodeJS.WriteStream = process.stderr,
 ): Promise<void> {
   const resolveType = createHashTypeResolver();
+  const images: string[] = [];
   if (o.format !== 'auto' && !LOCAL_LIST_FORMATS.includes(o.format as LocalListFormat)) {
     throw listError(
       ListErrorCodes.SOURCE_READ_FAILED,
@@ -138,10 +188,10 @@ async function readInputs(
       );
     }
     for (const file of await listFiles(input)) {
-      if (IMAGE_EXTENSIONS.has(extname(file).toLowerCase())) {
-        // TODO(hashing engine): hash images (exact + pdq) with a progress bar once src/hashing
-        // exposes the engine. Until then image inputs are refused rather than faked.
-        throw listError(ListErrorCodes.UNSUPPORTED_INPUT, 'image inputs need the hashing engine');
+      // The bytes decide what a file is, not its name.
+      if (await isImage(file)) {
+        images.push(file);
+        continue;
       }
       await parseLocalFile(file, builder, {
         format: formatFor(file, o),
@@ -150,6 +200,12 @@ async function readInputs(
         ...(o.category ? { category: o.category } : {}),
       });
     }
+  }
+  if (images.length > 0) {
+    const { hashed, withoutPerceptual } = await addImages(images, builder, o, resolveType, stderr);
+    stderr.write(
+      `hashed ${hashed} image${hashed === 1 ? '' : 's'}${withoutPerceptual ? ` (${withoutPerceptual} without a perceptual hash: too small, flat or undecodable)` : ''}\n`,
+    );
   }
 }
 
@@ -210,7 +266,12 @@ function addInputOptions(cmd: Command): Command {
   return cmd
     .option('--format <format>', `input format: auto, ${LOCAL_LIST_FORMATS.join(', ')}`, 'auto')
     .option('--type <hashType>', 'hash type of plain-text inputs (md5, sha1, sha256, pdq, blockhash)')
-    .option('--category <category>', 'category of entries that have none');
+    .option('--category <category>', 'category of entries that have none')
+    .option(
+      '--image-hashes <types>',
+      'hash types taken from image inputs (images are hashed with the hashing engine)',
+      DEFAULT_IMAGE_HASHES,
+    );
 }
 
 /**
@@ -261,8 +322,8 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
   addInputOptions(
     list
       .command('build')
-      .description('publish a new version of a list from hash files (replaces all entries)')
-      .argument('<inputs...>', 'hash files, folders of them, or inline type:hex hashes')
+      .description('publish a new version of a list from images and hash files (replaces all entries)')
+      .argument('<inputs...>', 'images, hash files, folders of them, or inline type:hex hashes')
       .requiredOption('--name <name>', 'list name')
       .requiredOption('--out <dir>', 'directory of the published list')
       .option('--key <file>', 'private key file (repeat to sign with two keys during a rotation)', collect)
@@ -312,7 +373,7 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
     list
       .command('add')
       .description('publish a new version with entries added (a delta from the current version)')
-      .argument('<inputs...>', 'hash files, folders of them, or inline type:hex hashes')
+      .argument('<inputs...>', 'images, hash files, folders of them, or inline type:hex hashes')
       .requiredOption('--dir <dir>', 'directory of the published list')
       .option('--key <file>', 'private key file (repeatable)', collect)
       .option('--no-gzip', 'write plain .ndjson files'),

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerHashCommand } from './hash-command';
+import { registerListCommands } from './list-commands';
 
 /** Builds the `hashgate` program (exported for tests). */
 export function buildProgram(io = { stdout: process.stdout, stderr: process.stderr }): Command {
@@ -17,6 +18,7 @@ export function buildProgram(io = { stdout: process.stdout, stderr: process.stde
     .showHelpAfterError()
     .exitOverride();
   registerHashCommand(program, io);
+  registerListCommands(program);
   return program;
 }
 
