@@ -160,7 +160,7 @@ async function readInputs(
   inputs: readonly string[],
   builder: SnapshotBuilder,
   o: InputOptions,
-  stderr: NodeJS.WriteStream = process.stderr,
+  io: ListCommandIo,
 ): Promise<void> {
   const resolveType = createHashTypeResolver();
   const images: string[] = [];
@@ -202,9 +202,9 @@ async function readInputs(
     }
   }
   if (images.length > 0) {
-    const { hashed, withoutPerceptual } = await addImages(images, builder, o, resolveType, stderr);
-    stderr.write(
-      `hashed ${hashed} image${hashed === 1 ? '' : 's'}${withoutPerceptual ? ` (${withoutPerceptual} without a perceptual hash: too small, flat or undecodable)` : ''}\n`,
+    const { hashed, withoutPerceptual } = await addImages(images, builder, o, resolveType, process.stderr);
+    io.stderr(
+      `hashed ${hashed} image${hashed === 1 ? '' : 's'}${withoutPerceptual ? ` (${withoutPerceptual} without a perceptual hash: too small, flat or undecodable)` : ''}`,
     );
   }
 }
@@ -340,7 +340,7 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
         try {
           const keys = await readSigningKeys(opts.key);
           const builder = new SnapshotBuilder();
-          await readInputs(inputs, builder, opts);
+          await readInputs(inputs, builder, opts, io);
           const dropped = builder.dropped;
           if (opts.strict && Object.keys(dropped).length > 0) {
             throw listError(
@@ -396,7 +396,7 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
           const builder = new SnapshotBuilder({ expectedCounts: current.manifest.counts });
           copyRows(current.snapshot, builder, () => false);
           const before = builder.size;
-          await readInputs(inputs, builder, opts);
+          await readInputs(inputs, builder, opts, io);
           const name = current.manifest.name;
           const r = await publishListVersion({
             dir: opts.dir,
@@ -437,7 +437,7 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
           const current = await readPublishedList(opts.dir);
           if (!current) throw listError(ListErrorCodes.PUBLISH_FAILED, 'No list in that directory');
           const victims = new SnapshotBuilder();
-          await readInputs(inputs, victims, opts);
+          await readInputs(inputs, victims, opts, io);
           const byKey = new Set<string>();
           const victimSnap = victims.build('remove', 0, '');
           for (const [name, t] of victimSnap.byType) {

@@ -168,7 +168,7 @@ describe('hashgate list commands', () => {
     }
   });
 
-  it('refuses image inputs until the hashing engine is wired in', async () => {
+  it('takes only the exact hashes of an image that cannot be decoded', async () => {
     await writeFile(join(dir.path, 'photo.jpg'), Buffer.from([0xff, 0xd8, 0xff]));
     const r = await run(
       'list',
@@ -181,9 +181,9 @@ describe('hashgate list commands', () => {
       '--key',
       `${keyPrefix}.key`,
     );
-    expect(r.exitCode).toBe(1);
-    expect(r.err).toContain('image inputs need the hashing engine');
-    expect(r.err).toContain(ListErrorCodes.UNSUPPORTED_INPUT);
+    expect(r.exitCode).toBe(0);
+    expect(r.err).toContain('1 without a perceptual hash');
+    expect(r.out).toContain('md5 1, sha1 1, sha256 1');
   });
 
   it('fails with --strict when an input entry is invalid', async () => {
