@@ -4,7 +4,7 @@
  */
 
 import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { isHashgateError } from '../errors';
 import { hashTypes } from '../hashing/hash-types';
