@@ -1,9 +1,14 @@
 /** hashgate's public entry point: re-exports only, by name. */
 
 export { type ErrorCode, ErrorCodes, HashgateError, isHashgateError } from './errors';
-export { BLOCKHASH_BITS, type BlockhashMethod, type BlockhashResult, blockhashRgba } from './hashing/blockhash';
+export {
+  BLOCKHASH_BITS,
+  type BlockhashMethod,
+  type BlockhashResult,
+  blockhashRgba,
+} from './hashing/blockhash';
 export { DECODER_VERSION } from './hashing/decode';
-export { type ExactHashes, ExactHasher, exactHashesOfBuffer, exactHashesOfFile } from './hashing/exact';
+export { ExactHasher, type ExactHashes, exactHashesOfBuffer, exactHashesOfFile } from './hashing/exact';
 export { hamming256, hammingBytes, popcount32 } from './hashing/hamming';
 export {
   type BuiltinHashTypeName,
@@ -36,4 +41,23 @@ export {
 export { type PdqConvention, type PdqPixels, type PdqResult, pdqHash } from './hashing/pdq';
 export type { HashSource } from './hashing/perceptual';
 export { type SniffedFormat, sniffFormat } from './hashing/sniff';
+export * from './lists/index';
+export { type EntryRef, entryRefList, entryRefOrdinal } from './matching/entry-ref';
+export type { HammingMatch, HashVariant, VariantMatch } from './matching/hamming-index';
+export {
+  type BuildMatchIndexOptions,
+  buildMatchIndex,
+  type CategoryFilter,
+  type IndexedList,
+  type MatchIndex,
+  type MatchIndexSource,
+  type MatchIndexStats,
+  type ResolvedEntry,
+  type TypeIndexStats,
+} from './matching/match-index';
+export {
+  createMatchIndexHolder,
+  type MatchIndexHolder,
+  type MatchIndexState,
+} from './matching/match-index-holder';
 export type { ListSnapshot, TypedEntries } from './snapshot';
