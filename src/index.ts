@@ -1,6 +1,7 @@
 /** hashgate's public entry point: re-exports only, by name. */
 
 export { type ErrorCode, ErrorCodes, HashgateError, isHashgateError } from './errors';
+export * from './evidence/index';
 export {
   BLOCKHASH_BITS,
   type BlockhashMethod,
@@ -41,6 +42,7 @@ export {
 export { type PdqConvention, type PdqPixels, type PdqResult, pdqHash } from './hashing/pdq';
 export type { HashSource } from './hashing/perceptual';
 export { type SniffedFormat, sniffFormat } from './hashing/sniff';
+export * from './incidents/index';
 export * from './lists/index';
 export { type EntryRef, entryRefList, entryRefOrdinal } from './matching/entry-ref';
 export type { HammingMatch, HashVariant, VariantMatch } from './matching/hamming-index';

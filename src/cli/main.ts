@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerHashCommand } from './hash-command';
+import { registerIncidentCommands } from './incident-commands';
 import { registerListCommands } from './list-commands';
 
 /** Builds the `hashgate` program (exported for tests). */
@@ -19,6 +20,7 @@ export function buildProgram(io = { stdout: process.stdout, stderr: process.stde
     .exitOverride();
   registerHashCommand(program, io);
   registerListCommands(program);
+  registerIncidentCommands(program);
   return program;
 }
 
