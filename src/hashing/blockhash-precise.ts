@@ -5,8 +5,64 @@
  * What it saves is the per-pixel work that does not touch the sums: the modulo, floor and ceil that
  * blockhash-core recomputes for every pixel are computed once per column and once per row, the
  * blocks live in one Float64Array, and products that are exactly zero are not added (adding +0 to
- * a sum of non-negative values never changes it). Tests compare it with blockhash-core.
+ * a sum of non-negative values never changes it). It also owns the steps both engines share: where
+ * each column and row lands ({@link precisePlacement}) and the bit rule ({@link blockSumsToHex}).
+ * Tests compare it with blockhash-core.
  */
+
+// Read once: inside a vm context (jest) every `Math.*` lookup goes through the context's global.
+const floor = Math.floor;
+const ceil = Math.ceil;
+const abs = Math.abs;
+
+/**
+ * Where each pixel column (or row) of a side of `size` pixels lands among `bits` blocks, derived
+ * exactly as blockhash-core derives it for every pixel: the pixel's value goes to block `first[i]`
+ * with weight `wFirst[i]` and to block `second[i]` with weight `wSecond[i]` (the same block when
+ * the pixel does not straddle a boundary; `wSecond` is then the fractional part blockhash-core
+ * still adds there).
+ */
+export interface PrecisePlacement {
+  /** blockhash-core's `blockLeft` / `blockTop` per pixel column / row. */
+  readonly first: Int32Array;
+  /** blockhash-core's `blockRight` / `blockBottom`. */
+  readonly second: Int32Array;
+  /** blockhash-core's `weightLeft` / `weightTop`. */
+  readonly wFirst: Float64Array;
+  /** blockhash-core's `weightRight` / `weightBottom`. */
+  readonly wSecond: Float64Array;
+}
+
+/** The placement of every pixel column (size = width) or row (size = height); see {@link PrecisePlacement}. */
+export function precisePlacement(size: number, bits: number): PrecisePlacement {
+  const first = new Int32Array(size);
+  const second = new Int32Array(size);
+  const wFirst = new Float64Array(size);
+  const wSecond = new Float64Array(size);
+  const blockSize = size / bits;
+  const even = size % bits === 0;
+  for (let i = 0; i < size; i++) {
+    if (even) {
+      first[i] = second[i] = floor(i / blockSize);
+      wFirst[i] = 1;
+      wSecond[i] = 0;
+    } else {
+      const mod = (i + 1) % blockSize;
+      const frac = mod - floor(mod);
+      const int = mod - frac;
+      wFirst[i] = 1 - frac;
+      wSecond[i] = frac;
+      // int is 0 on the far border and on block boundaries
+      if (int > 0 || i + 1 === size) {
+        first[i] = second[i] = floor(i / blockSize);
+      } else {
+        first[i] = floor(i / blockSize);
+        second[i] = ceil(i / blockSize);
+      }
+    }
+  }
+  return { first, second, wFirst, wSecond };
+}
 
 /** Block sums as blockhash-core's precise method computes them, row-major, bits x bits. */
 export function preciseBlockSums(
@@ -16,60 +72,14 @@ export function preciseBlockSums(
   bits: number,
 ): Float64Array {
   const blocks = new Float64Array(bits * bits);
-  const blockWidth = width / bits;
-  const blockHeight = height / bits;
-  const evenX = width % bits === 0;
-  const evenY = height % bits === 0;
-
-  // Per column: left/right block and weights, exactly as blockhash-core derives them per pixel.
-  const left = new Int32Array(width);
-  const right = new Int32Array(width);
-  const wLeft = new Float64Array(width);
-  const wRight = new Float64Array(width);
-  for (let x = 0; x < width; x++) {
-    if (evenX) {
-      left[x] = right[x] = Math.floor(x / blockWidth);
-      wLeft[x] = 1;
-      wRight[x] = 0;
-    } else {
-      const xMod = (x + 1) % blockWidth;
-      const xFrac = xMod - Math.floor(xMod);
-      const xInt = xMod - xFrac;
-      wLeft[x] = 1 - xFrac;
-      wRight[x] = xFrac;
-      if (xInt > 0 || x + 1 === width) {
-        left[x] = right[x] = Math.floor(x / blockWidth);
-      } else {
-        left[x] = Math.floor(x / blockWidth);
-        right[x] = Math.ceil(x / blockWidth);
-      }
-    }
-  }
+  const { first: left, second: right, wFirst: wLeft, wSecond: wRight } = precisePlacement(width, bits);
+  const rows = precisePlacement(height, bits);
 
   for (let y = 0; y < height; y++) {
-    let top: number;
-    let bottom: number;
-    let wTop: number;
-    let wBottom: number;
-    if (evenY) {
-      top = bottom = Math.floor(y / blockHeight);
-      wTop = 1;
-      wBottom = 0;
-    } else {
-      const yMod = (y + 1) % blockHeight;
-      const yFrac = yMod - Math.floor(yMod);
-      const yInt = yMod - yFrac;
-      wTop = 1 - yFrac;
-      wBottom = yFrac;
-      if (yInt > 0 || y + 1 === height) {
-        top = bottom = Math.floor(y / blockHeight);
-      } else {
-        top = Math.floor(y / blockHeight);
-        bottom = Math.ceil(y / blockHeight);
-      }
-    }
-    const topRow = top * bits;
-    const bottomRow = bottom * bits;
+    const wTop = rows.wFirst[y]!;
+    const wBottom = rows.wSecond[y]!;
+    const topRow = rows.first[y]! * bits;
+    const bottomRow = rows.second[y]! * bits;
     let i = y * width * 4;
     if (wBottom === 0) {
       // Only the top row of blocks receives non-zero products on this pixel row.
@@ -109,18 +119,16 @@ export function preciseBlockSums(
 function median(values: Float64Array): number {
   const s = Float64Array.from(values).sort();
   const n = s.length;
-  return n % 2 === 0 ? (s[n / 2 - 1]! + s[n / 2]!) / 2 : s[Math.floor(n / 2)]!;
+  return n % 2 === 0 ? (s[n / 2 - 1]! + s[n / 2]!) / 2 : s[floor(n / 2)]!;
 }
 
 /**
- * The precise-method hash as lower-case hex, identical to blockhash-core's `bmvbhash(image, bits)`
- * for images whose width and height are not both multiples of `bits` (blockhash-core uses its
- * even method for those, and so must the caller).
+ * blockhash-core's bit rule and hex encoding applied to block sums (row-major, bits x bits): four
+ * horizontal bands, each against its own median. `pixelsPerBlock` is what blockhash-core passes:
+ * `(width / bits) * (height / bits)` for the precise method, the product of the whole cell sizes
+ * for the even one.
  */
-export function bmvbhashPrecise(width: number, height: number, data: Uint8Array, bits: number): string {
-  const blocks = preciseBlockSums(width, height, data, bits);
-  // The same bit rule as blockhash-core: four horizontal bands, each against its own median.
-  const pixelsPerBlock = (width / bits) * (height / bits);
+export function blockSumsToHex(blocks: Float64Array, pixelsPerBlock: number): string {
   const halfBlockValue = (pixelsPerBlock * 256 * 3) / 2;
   const bandSize = blocks.length / 4;
   const bitsOut = new Uint8Array(blocks.length);
@@ -128,7 +136,7 @@ export function bmvbhashPrecise(width: number, height: number, data: Uint8Array,
     const m = median(blocks.subarray(band * bandSize, (band + 1) * bandSize));
     for (let j = band * bandSize; j < (band + 1) * bandSize; j++) {
       const v = blocks[j]!;
-      bitsOut[j] = v > m || (Math.abs(v - m) < 1 && m > halfBlockValue) ? 1 : 0;
+      bitsOut[j] = v > m || (abs(v - m) < 1 && m > halfBlockValue) ? 1 : 0;
     }
   }
   let hex = '';
@@ -138,4 +146,13 @@ export function bmvbhashPrecise(width: number, height: number, data: Uint8Array,
     );
   }
   return hex;
+}
+
+/**
+ * The precise-method hash as lower-case hex, identical to blockhash-core's `bmvbhash(image, bits)`
+ * for images whose width and height are not both multiples of `bits` (blockhash-core uses its
+ * even method for those, and so must the caller).
+ */
+export function bmvbhashPrecise(width: number, height: number, data: Uint8Array, bits: number): string {
+  return blockSumsToHex(preciseBlockSums(width, height, data, bits), (width / bits) * (height / bits));
 }

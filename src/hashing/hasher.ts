@@ -15,6 +15,7 @@ import type {
   UnavailableReason,
 } from './outcome';
 import { computePerceptual, type HashSource } from './perceptual';
+import { DECODABLE_FORMATS, SNIFF_BYTES, sniffFormat } from './sniff';
 import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
 
 /** Bytes hashed between two yields to the event loop when digesting an in-memory upload. */
@@ -97,7 +98,11 @@ export function createHasher(options: HashingOptions = {}): Hasher {
       : undefined;
 
   const perceptual = async (source: HashSource): Promise<PerceptualOutcome> => {
-    if (!pool) return computePerceptual(source, config);
+    // Files that are no decodable image are settled here from their first bytes: a large video
+    // is not copied to a worker only to be told it is not an image.
+    if (!pool || ('bytes' in source && !DECODABLE_FORMATS.has(sniffFormat(source.bytes.subarray(0, SNIFF_BYTES))))) {
+      return computePerceptual(source, config);
+    }
     try {
       // A buffer is copied to the worker (structured clone), never transferred: it belongs to
       // the caller (multer's req.file.buffer) and must stay usable.

@@ -1,6 +1,6 @@
 /**
- * Owns the WebAssembly form of the PDQ kernels (the interface in pdq-kernels.ts): a minimal
- * assembler and the small module it builds at start-up, so no binary is shipped.
+ * Owns the WebAssembly form of the PDQ kernels (the interface in pdq-kernels.ts): the small module
+ * it builds at start-up with the assembler in wasm-assembler.ts, so no binary is shipped.
  *
  * Why WebAssembly: its f32 instructions are IEEE single precision with round-to-nearest and never
  * fused, exactly the arithmetic the spec prescribes, without the two conversions each
@@ -13,11 +13,26 @@
  */
 
 import { COLS_AT, HEAP_FIXED, type PdqHeap, type PdqKernels } from './pdq-kernels';
-
-type Code = readonly number[];
-
-const I32 = 0x7f;
-const V128 = 0x7b;
+import {
+  bump,
+  bumpBy,
+  type Code,
+  encodeModule,
+  f32x4Bytes,
+  I32,
+  Locals,
+  laneBytes,
+  lessThan,
+  op,
+  PAGE,
+  sumOf,
+  V128,
+  type WasmApi,
+  type WasmFunction,
+  type WasmMemory,
+  wasmApi,
+  whileLoop,
+} from './wasm-assembler';
 
 /** Rows per horizontal block: four f32x4 running sums side by side. */
 const GROUP = 16;
@@ -25,164 +40,6 @@ const GROUP = 16;
 const COLUMN = GROUP * 4;
 /** Bytes of one row of sampled output (64 float32 values). */
 const SAMPLED_ROW = 256;
-
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const simd = (opcode: number): Code => [0xfd, ...uleb(opcode)];
-
-/** Four float32 values as the 16 bytes of a v128 constant. */
-function f32x4Bytes(value: number): number[] {
-  return [...new Uint8Array(new Float32Array([value, value, value, value]).buffer)];
-}
-
-/** Byte indices selecting 32-bit lanes `lanes` (0-3 from the first operand, 4-7 from the second). */
-function laneBytes(lanes: readonly number[]): number[] {
-  return lanes.flatMap((lane) => [4 * lane, 4 * lane + 1, 4 * lane + 2, 4 * lane + 3]);
-}
-
-/** The instructions the kernels use (WebAssembly 2.0 with fixed-width SIMD). */
-const op = {
-  get: (local: number): Code => [0x20, ...uleb(local)],
-  set: (local: number): Code => [0x21, ...uleb(local)],
-  tee: (local: number): Code => [0x22, ...uleb(local)],
-  i32: (value: number): Code => [0x41, ...sleb(value)],
-  i32Add: [0x6a],
-  i32Sub: [0x6b],
-  i32Mul: [0x6c],
-  i32Shl: [0x74],
-  i32ShrS: [0x75],
-  i32Eqz: [0x45],
-  i32Eq: [0x46],
-  i32LtU: [0x49],
-  i32GtS: [0x4a],
-  i32LeS: [0x4c],
-  i32Load: (offset = 0): Code => [0x28, 2, ...uleb(offset)],
-  f32Store: (offset = 0): Code => [0x38, 2, ...uleb(offset)],
-  f32FromI32: [0xb2],
-  v128Load: (offset = 0): Code => [...simd(0), 4, ...uleb(offset)],
-  v128Store: (offset = 0): Code => [...simd(11), 4, ...uleb(offset)],
-  v128Const: (bytes: readonly number[]): Code => [...simd(12), ...bytes],
-  shuffle: (bytes: readonly number[]): Code => [...simd(13), ...bytes],
-  swizzle: simd(14),
-  f32x4Splat: simd(19),
-  f32x4ExtractLane: (lane: number): Code => [...simd(31), lane],
-  f32x4Add: simd(228),
-  f32x4Sub: simd(229),
-  f32x4Mul: simd(230),
-  f32x4Div: simd(231),
-  f32x4FromI32x4: simd(250),
-} as const;
-
-/** `while (cond) body`: `cond` leaves an i32 on the stack; `body` does not branch out. */
-function whileLoop(cond: Code, ...body: Code[]): Code {
-  return [0x02, 0x40, 0x03, 0x40, ...cond, ...op.i32Eqz, 0x0d, 1, ...body.flat(), 0x0c, 0, 0x0b, 0x0b];
-}
-
-/** `local += step` for an i32 local and a constant step. */
-const bump = (local: number, step: number): Code => [
-  ...op.get(local),
-  ...op.i32(step),
-  ...op.i32Add,
-  ...op.set(local),
-];
-
-/** `local += other` for two i32 locals. */
-const bumpBy = (local: number, other: number): Code => [
-  ...op.get(local),
-  ...op.get(other),
-  ...op.i32Add,
-  ...op.set(local),
-];
-
-/** `a < b` for two i32 locals holding addresses or offsets (unsigned, so beyond 2 GiB too). */
-const lessThan = (a: number, b: number): Code => [...op.get(a), ...op.get(b), ...op.i32LtU];
-
-/** `target = a + b` for i32 locals. */
-const sumOf = (target: number, a: number, b: number): Code => [
-  ...op.get(a),
-  ...op.get(b),
-  ...op.i32Add,
-  ...op.set(target),
-];
-
-/** An exported function: its parameter count (all i32), extra locals and body. */
-interface WasmFunction {
-  name: string;
-  params: number;
-  locals: number[];
-  body: Code;
-}
-
-/** Allocates local indices after the parameters. */
-class Locals {
-  readonly types: number[] = [];
-  #next: number;
-  constructor(params: number) {
-    this.#next = params;
-  }
-  add(type: number): number {
-    this.types.push(type);
-    return this.#next++;
-  }
-  addMany(type: number, count: number): number[] {
-    return Array.from({ length: count }, () => this.add(type));
-  }
-}
-
-function section(id: number, content: Code): Code {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function vector(items: Code[]): Code {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function name(text: string): Code {
-  const bytes = [...Buffer.from(text, 'utf8')];
-  return [...uleb(bytes.length), ...bytes];
-}
-
-/** Encodes a module that imports its memory as env.mem and exports `functions`. */
-function encodeModule(functions: WasmFunction[]): Uint8Array {
-  const types = functions.map((f) => [0x60, ...vector(Array.from({ length: f.params }, () => [I32])), 0]);
-  const imports = [[...name('env'), ...name('mem'), 0x02, 0x00, 0x01]];
-  const bodies = functions.map((f) => {
-    const body = [...vector(f.locals.map((t) => [1, t])), ...f.body, 0x0b];
-    return [...uleb(body.length), ...body];
-  });
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vector(types)),
-    ...section(2, vector(imports)),
-    ...section(3, vector(functions.map((_, i) => uleb(i)))),
-    ...section(7, vector(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
-    ...section(10, vector(bodies)),
-  ]);
-}
 
 /**
  * luma{channels}(inByte, rowBytes, n, out, outStride, rows), addresses in bytes: the luma of
@@ -543,19 +400,6 @@ interface WasmExports {
   colSubEmit: WasmKernel;
 }
 
-const PAGE = 65536;
-
-/** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
-}
-
 /** The kernels in WebAssembly. Heap offsets from the interface (slots) become byte addresses (x4). */
 class WasmKernels implements PdqKernels {
   readonly name = 'wasm';
@@ -663,7 +507,7 @@ let wasmKernels: PdqKernels | null | undefined;
  */
 export function pdqWasmKernels(): PdqKernels | null {
   if (wasmKernels === undefined) {
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    const wasm = wasmApi();
     try {
       wasmKernels = wasm ? new WasmKernels(wasm) : null;
     } catch {

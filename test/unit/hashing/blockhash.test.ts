@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bmvbhash, bmvbhashEven } from 'blockhash-core';
 import fc from 'fast-check';
-import { blockhashRgba } from '../../../src/hashing/blockhash';
+import { type BlockhashEngine, blockhashRgba } from '../../../src/hashing/blockhash';
+import { blockSumsToHex, preciseBlockSums } from '../../../src/hashing/blockhash-precise';
+import {
+  blockhashWasmAvailable,
+  blockhashWasmEvenSums,
+  blockhashWasmPreciseSums,
+} from '../../../src/hashing/blockhash-wasm';
 import { decodeImage } from '../../../src/hashing/decode';
 import { FIXTURES, requireSharedVectors } from '../../helpers/vectors';
 
@@ -16,19 +22,50 @@ interface Vector {
 
 const LIMITS = { maxPixels: 100_000_000, timeoutMs: 30_000, frame: 0, failOn: 'error' as const };
 const vectors: Vector[] = JSON.parse(readFileSync(join(FIXTURES, 'blockhash/vectors.json'), 'utf8'));
+const ENGINES: BlockhashEngine[] = ['wasm', 'js'];
 
 async function hashBoth(
   path: string,
+  engine: BlockhashEngine,
 ): Promise<{ precise: string; quick: string; width: number; height: number }> {
   const bytes = readFileSync(path);
   const decoded = await decodeImage(bytes, bytes, LIMITS);
   if (!decoded.ok) throw new Error(`could not decode ${path}: ${decoded.reason}`);
   return {
-    precise: blockhashRgba(decoded.image, 'precise').hex,
-    quick: blockhashRgba(decoded.image, 'quick').hex,
+    precise: blockhashRgba(decoded.image, 'precise', { engine }).hex,
+    quick: blockhashRgba(decoded.image, 'quick', { engine }).hex,
     width: decoded.image.width,
     height: decoded.image.height,
   };
+}
+
+/**
+ * Benign synthetic RGBA pixels: pseudo-random bytes from `seed`, a share of fully transparent
+ * pixels, and flat grey patches that make ties at the band medians (where any difference in the
+ * float sums would show).
+ */
+function synthetic(width: number, height: number, seed: number, transparentShare: number): Uint8Array {
+  const data = new Uint8Array(width * height * 4);
+  let s = seed || 1;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = s >>> 24;
+  }
+  for (let p = 0; p < width * height; p++) {
+    if ((p * 2654435761) % 1000 < transparentShare * 1000) data[p * 4 + 3] = 0;
+    if (p % 7 === 0) data.fill(128, p * 4, p * 4 + 3);
+  }
+  return data;
+}
+
+/** blockhash-core's hash as `bmvbhash` gives it (it switches to the even method itself). */
+function reference(width: number, height: number, data: Uint8Array): string {
+  return bmvbhash({ width, height, data }, 16);
+}
+
+/** Element-wise identity of two sum arrays, bit for bit (a difference in the last bit fails). */
+function sameBits(a: Float64Array | null, b: Float64Array): boolean {
+  return a !== null && a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 }
 
 describe('blockhash', () => {
@@ -42,27 +79,167 @@ describe('blockhash', () => {
     'stoplights.jpg',
   ];
 
-  it.each(local)('matches the C reference exactly, both methods, on fixture %s', async (name) => {
-    const v = vectors.find((x) => x.file === `images/${name}`);
-    expect(v).toBeDefined();
-    const got = await hashBoth(join(FIXTURES, 'blockhash', name));
-    expect({ w: got.width, h: got.height }).toEqual({ w: v!.width, h: v!.height });
-    expect(got.precise).toBe(v!.exact);
-    expect(got.quick).toBe(v!.quick);
+  it('has the WebAssembly engine available in this runtime', () => {
+    expect(blockhashWasmAvailable()).toBe(true);
   });
 
-  it('matches the C reference exactly on all 17 reference images when the shared vectors are present', async () => {
-    const dir = requireSharedVectors('blockhash full vector set');
-    if (!dir) return;
-    expect(vectors).toHaveLength(17);
-    for (const v of vectors) {
-      const got = await hashBoth(join(dir, 'blockhash', v.file));
-      expect({ file: v.file, precise: got.precise, quick: got.quick }).toEqual({
-        file: v.file,
-        precise: v.exact,
-        quick: v.quick,
-      });
+  describe.each(ENGINES)('with the %s engine', (engine) => {
+    it.each(local)('matches the C reference exactly, both methods, on fixture %s', async (name) => {
+      const v = vectors.find((x) => x.file === `images/${name}`);
+      expect(v).toBeDefined();
+      const got = await hashBoth(join(FIXTURES, 'blockhash', name), engine);
+      expect({ w: got.width, h: got.height }).toEqual({ w: v!.width, h: v!.height });
+      expect(got.precise).toBe(v!.exact);
+      expect(got.quick).toBe(v!.quick);
+    });
+
+    it('matches the C reference exactly on all 17 reference images when the shared vectors are present', async () => {
+      const dir = requireSharedVectors('blockhash full vector set');
+      if (!dir) return;
+      expect(vectors).toHaveLength(17);
+      for (const v of vectors) {
+        const got = await hashBoth(join(dir, 'blockhash', v.file), engine);
+        expect({ file: v.file, precise: got.precise, quick: got.quick }).toEqual({
+          file: v.file,
+          precise: v.exact,
+          quick: v.quick,
+        });
+      }
+    });
+
+    it('computes both methods exactly as blockhash-core does, for any size from 1 to 90 and any pixels', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 90 }),
+          fc.integer({ min: 1, max: 90 }),
+          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          fc.constantFrom(0, 0.05, 0.5),
+          (width, height, seed, transparentShare) => {
+            const data = synthetic(width, height, seed, transparentShare);
+            const image = { width, height, data };
+            expect(blockhashRgba(image, 'precise', { engine }).hex).toBe(reference(width, height, data));
+            expect(blockhashRgba(image, 'quick', { engine }).hex).toBe(bmvbhashEven(image, 16));
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    it.each([
+      [1999, 1333],
+      [1024, 768],
+      [4001, 17],
+      [17, 2003],
+      [1000, 1000],
+    ])('computes both methods exactly as blockhash-core does on a large %ix%i image', (width, height) => {
+      const data = synthetic(width, height, width * 7919 + height, 0.05);
+      const image = { width, height, data };
+      expect(blockhashRgba(image, 'precise', { engine }).hex).toBe(reference(width, height, data));
+      expect(blockhashRgba(image, 'quick', { engine }).hex).toBe(bmvbhashEven(image, 16));
+    });
+  });
+
+  // With 16 blocks a side every weight is a multiple of 1/16 and every float64 operation is exact,
+  // so only sizes of 12 or 10 blocks (weights such as 1/3, which round) can show a change in the
+  // order of the additions.
+  it('adds exactly the same float64 block sums in WebAssembly as in JavaScript, for any size from 1 to 90 and 16, 12 or 10 blocks a side', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.constantFrom(0, 0.05, 0.5),
+        fc.constantFrom(16, 12, 10),
+        (width, height, seed, transparentShare, bits) => {
+          const data = synthetic(width, height, seed, transparentShare);
+          const wasm = blockhashWasmPreciseSums(width, height, data, bits);
+          expect(sameBits(wasm, preciseBlockSums(width, height, data, bits))).toBe(true);
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
+
+  it('hashes with 12 and 10 blocks a side exactly as blockhash-core does, where the float64 sums round', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.constantFrom(12, 10),
+        (width, height, seed, bits) => {
+          fc.pre(width % bits !== 0 || height % bits !== 0);
+          const data = synthetic(width, height, seed, 0.05);
+          const sums = blockhashWasmPreciseSums(width, height, data, bits)!;
+          expect(blockSumsToHex(sums, (width / bits) * (height / bits))).toBe(
+            bmvbhash({ width, height, data }, bits),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each([
+    [1999, 1333, 16],
+    [1024, 768, 16],
+    [1600, 1067, 16],
+    [3, 5000, 16],
+    [1999, 1333, 12],
+    [1023, 767, 10],
+  ])(
+    'adds exactly the same float64 block sums in WebAssembly as in JavaScript on a large %ix%i image, %i blocks a side',
+    (width, height, bits) => {
+      const data = synthetic(width, height, width + height, 0.5);
+      expect(
+        sameBits(
+          blockhashWasmPreciseSums(width, height, data, bits),
+          preciseBlockSums(width, height, data, bits),
+        ),
+      ).toBe(true);
+    },
+  );
+
+  it('gives the even method whole-number totals that blockhash-core would add', () => {
+    const width = 48;
+    const height = 35; // floor(35 / 16) = 2 rows a cell, the last 3 rows left out
+    const data = synthetic(width, height, 7, 0.05);
+    const totals = blockhashWasmEvenSums(width, height, data)!;
+    let expected = 0;
+    for (let y = 0; y < 2; y++) {
+      for (let x = 0; x < 3; x++) {
+        const i = (y * width + x) * 4;
+        expected += data[i + 3] === 0 ? 765 : data[i]! + data[i + 1]! + data[i + 2]!;
+      }
     }
+    expect(totals[0]).toBe(expected);
+    expect(totals.every((t) => Number.isInteger(t))).toBe(true);
+  });
+
+  it('gives the same hashes with the WebAssembly and JavaScript engines after images of other sizes', () => {
+    // The module's memory and tables are reused between calls: a large image first, then a small one.
+    for (const [width, height] of [
+      [1500, 900],
+      [20, 20],
+      [333, 77],
+      [32, 48],
+    ] as const) {
+      const data = synthetic(width, height, width * height, 0.05);
+      const image = { width, height, data };
+      expect(blockhashRgba(image, 'precise', { engine: 'wasm' }).hex).toBe(
+        blockhashRgba(image, 'precise', { engine: 'js' }).hex,
+      );
+    }
+  });
+
+  it('leaves a one-pixel-wide image millions of rows tall to JavaScript, with the same hash', () => {
+    const width = 1;
+    const height = 2_100_000; // its row table alone would take over 64 MiB of WebAssembly memory
+    const data = synthetic(width, height, 3, 0.05);
+    expect(blockhashWasmPreciseSums(width, height, data)).toBeNull();
+    expect(blockhashRgba({ width, height, data }, 'precise', { engine: 'wasm' }).hex).toBe(
+      reference(width, height, data),
+    );
   });
 
   it('refuses pixels that are not RGBA instead of hashing them wrongly', () => {
@@ -72,39 +249,19 @@ describe('blockhash', () => {
     );
   });
 
+  it('refuses an unknown engine with the option error', () => {
+    const image = { width: 4, height: 4, data: new Uint8Array(4 * 4 * 4) };
+    expect(() => blockhashRgba(image, 'precise', { engine: 'gpu' as BlockhashEngine })).toThrow(
+      expect.objectContaining({ code: 'ERR_HASHGATE_INVALID_OPTION' }),
+    );
+  });
+
   it('gives the same hash as blockhash-core for the same RGBA pixels', () => {
     const width = 37;
     const height = 23;
     const data = new Uint8Array(width * height * 4);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
     expect(blockhashRgba({ width, height, data }).hex).toBe(bmvbhash({ width, height, data }, 16));
-  });
-
-  it('computes the precise method exactly as blockhash-core does, for any size and pixels', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 90 }),
-        fc.integer({ min: 1, max: 90 }),
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        fc.constantFrom(0, 0.05, 0.5),
-        (width, height, seed, transparentShare) => {
-          const data = new Uint8Array(width * height * 4);
-          let s = seed || 1;
-          for (let i = 0; i < data.length; i++) {
-            s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-            data[i] = s >>> 24;
-          }
-          // flat patches make ties at the band medians, where float differences would show
-          for (let p = 0; p < width * height; p++) {
-            if ((p * 2654435761) % 1000 < transparentShare * 1000) data[p * 4 + 3] = 0;
-            if (p % 7 === 0) data.fill(128, p * 4, p * 4 + 3);
-          }
-          const reference = width % 16 === 0 && height % 16 === 0 ? bmvbhashEven : bmvbhash;
-          expect(blockhashRgba({ width, height, data }).hex).toBe(reference({ width, height, data }, 16));
-        },
-      ),
-      { numRuns: 300 },
-    );
   });
 
   it('counts transparent pixels as white', () => {
