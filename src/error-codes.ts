@@ -22,6 +22,14 @@ export const CoreErrorCodes = {
   WORKER_FAILED: 'ERR_HASHGATE_WORKER_FAILED',
   /** The worker pool has been closed and takes no more work. */
   POOL_CLOSED: 'ERR_HASHGATE_POOL_CLOSED',
+  /** The body code of the response to a blocked upload (the response reveals nothing else). */
+  UPLOAD_BLOCKED: 'ERR_HASHGATE_UPLOAD_BLOCKED',
+  /** The body code of the 503 response to an upload that could not be checked under `whenUnavailable: 'reject'`. */
+  UPLOAD_UNCHECKED: 'ERR_HASHGATE_UPLOAD_UNCHECKED',
+  /** `ready()` found a list that could not be loaded. */
+  NOT_READY: 'ERR_HASHGATE_NOT_READY',
+  /** The hashgate instance was closed. */
+  CLOSED: 'ERR_HASHGATE_CLOSED',
 } as const;
 
 /**

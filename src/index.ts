@@ -2,6 +2,19 @@
 
 export { type ErrorCode, ErrorCodes, HashgateError, isHashgateError } from './errors';
 export * from './evidence/index';
+export type { RequestScan, RouteOptions } from './express/middleware';
+export type { StorageEngineLike } from './express/storage';
+export {
+  createHashgate,
+  type FileScanResult,
+  type Hashgate,
+  type HashgateStatus,
+  type RoutePolicy,
+  type ScanContext,
+  type ScanFile,
+  type ScanResult,
+  type UploaderInfo,
+} from './hashgate';
 export {
   BLOCKHASH_BITS,
   type BlockhashMethod,
@@ -62,4 +75,7 @@ export {
   type MatchIndexHolder,
   type MatchIndexState,
 } from './matching/match-index-holder';
+export { type Logger, silentLogger, stderrLogger } from './observability/logger';
+export type { Config, HashgateOptions, ListConfig, ListOptions } from './options';
+export type { Decision, FileOutcome, ListAction, MatchRecord, UnscannedReason } from './policy/decide';
 export type { ListSnapshot, TypedEntries } from './snapshot';

@@ -100,7 +100,10 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   const perceptual = async (source: HashSource): Promise<PerceptualOutcome> => {
     // Files that are no decodable image are settled here from their first bytes: a large video
     // is not copied to a worker only to be told it is not an image.
-    if (!pool || ('bytes' in source && !DECODABLE_FORMATS.has(sniffFormat(source.bytes.subarray(0, SNIFF_BYTES))))) {
+    if (
+      !pool ||
+      ('bytes' in source && !DECODABLE_FORMATS.has(sniffFormat(source.bytes.subarray(0, SNIFF_BYTES))))
+    ) {
       return computePerceptual(source, config);
     }
     try {

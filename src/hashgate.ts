@@ -1,0 +1,798 @@
+/**
+ * Owns `createHashgate()`, the core: it syncs the lists, keeps the match index current, scans
+ * files (exact hashes, the verdict cache, perceptual hashes in workers, matching, the decision),
+ * records incidents with encrypted evidence, writes the ledger of accepted uploads and re-checks
+ * it when lists gain entries. It knows nothing of req/res; `express/` adapts it.
+ */
+
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { RequestHandler } from 'express';
+import type { Registry } from 'prom-client';
+import { ErrorCodes, HashgateError } from './errors';
+import { evidenceKeyRingFromEnv } from './evidence/keys';
+import { createEvidenceVault, type EvidenceVault } from './evidence/vault';
+import {
+  createMiddleware,
+  createReadinessHandler,
+  createStorage,
+  type RouteOptions,
+} from './express/middleware';
+import type { StorageEngineLike } from './express/storage';
+import type { ExactHashes } from './hashing/exact';
+import { hammingBytes } from './hashing/hamming';
+import { getHashType } from './hashing/hash-types';
+import { createHasher, exactAsComputed, type Hasher } from './hashing/hasher';
+import type { ComputedHash, HashOutcome, PerceptualOutcome, UnavailableHash } from './hashing/outcome';
+import type { HashSource } from './hashing/perceptual';
+import { newIncidentId } from './incidents/ids';
+import { createLedger, type Ledger } from './incidents/ledger';
+import { createSqliteStore } from './incidents/sqlite-store';
+import type { IncidentStore } from './incidents/store';
+import type { AllowlistEntry, EvidenceRef, IncidentAction, NewLedgerRecord } from './incidents/types';
+import { createListSync, type ListStatus, type ListSync, type ListUpdate } from './lists/list-sync';
+import { createMatchIndexHolder, type MatchIndexHolder } from './matching/match-index-holder';
+import { errorFields } from './observability/logger';
+import { createMetrics, type HashgateMetrics } from './observability/metrics';
+import { type Config, type HashgateOptions, parseOptions } from './options';
+import {
+  type AllowlistHit,
+  type Decision,
+  decide,
+  type FileOutcome,
+  type ListAction,
+  type ListPolicy,
+  type MatchRecord,
+  NO_ALLOWLIST_HIT,
+  type UnscannedReason,
+} from './policy/decide';
+import { VerdictCache } from './verdict-cache';
+
+/** One file to scan: its bytes or its path, and what the client said about it. */
+export interface ScanFile {
+  /** The bytes, for memory uploads. */
+  readonly bytes?: Uint8Array;
+  /** Or a path the scanner reads. */
+  readonly path?: string;
+  /** File name the client gave (recorded in incidents only). */
+  readonly originalName?: string;
+  /** Type the client declared (never trusted; recorded). */
+  readonly declaredType?: string;
+  /** Form field name. */
+  readonly fieldname?: string;
+  /** Exact hashes already computed while the upload streamed in. */
+  readonly exact?: ExactHashes;
+  /** Where the host stored (or will store) the file, for the ledger and takedown requests. */
+  readonly contentRef?: string;
+}
+
+/** Who uploaded, as far as the host knows. Recorded in incidents only. */
+export interface UploaderInfo {
+  readonly userId?: string | null;
+  readonly ip?: string | null;
+  readonly port?: number | null;
+  readonly userAgent?: string | null;
+}
+
+/** Per-route narrowing of what is enforced. */
+export interface RoutePolicy {
+  /** Only these lists apply on the route. @default every list */
+  readonly lists?: readonly string[];
+  /** Override the action of a list on the route. */
+  readonly actions?: Readonly<Record<string, ListAction>>;
+  /** Override `whenUnavailable` on the route. */
+  readonly whenUnavailable?: 'reject' | 'allow';
+}
+
+/** The context of one scan call. */
+export interface ScanContext {
+  /** Route label, e.g. `POST /avatars`. */
+  readonly route?: string;
+  readonly requestId?: string;
+  readonly uploader?: UploaderInfo;
+  readonly policy?: RoutePolicy;
+}
+
+/** The result for one file. Nothing in it says which list or entry matched. */
+export interface FileScanResult {
+  readonly fieldname?: string;
+  readonly outcome: FileOutcome;
+  /** Why the file is `unscanned`. */
+  readonly unscannedReason?: UnscannedReason;
+  /** The incident recorded for the file (blocked, flagged, logged or dry-run matches). */
+  readonly incidentId?: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** Format sniffed from the bytes. */
+  readonly format: string;
+  /** Every hash computed, with provenance, for the host's own use. */
+  readonly hashes: readonly ComputedHash[];
+  /** Hashes that could not be computed, with reasons. */
+  readonly unavailable: readonly UnavailableHash[];
+  /** Answered from the verdict cache. */
+  readonly cached: boolean;
+  readonly durationMs: number;
+}
+
+/** The result of a scan call. */
+export interface ScanResult {
+  /**
+   * `block` when any file is blocked; `unscanned` when a file could not be checked (and
+   * `rejected` says whether the policy refuses the request); `review` when any file is flagged;
+   * else `allow`.
+   */
+  readonly outcome: FileOutcome;
+  /** The request must be refused because a file could not be checked and the policy is `reject`. */
+  readonly rejected: boolean;
+  readonly files: readonly FileScanResult[];
+  /** Incidents recorded by this scan. */
+  readonly incidentIds: readonly string[];
+}
+
+/** The state hashgate is in, for readiness probes and the console. */
+export interface HashgateStatus {
+  /** Every list loaded, the index built and the store open. */
+  readonly ready: boolean;
+  /** No list is stale. */
+  readonly fresh: boolean;
+  readonly lists: readonly ListStatus[];
+  readonly index: { readonly generation: number; readonly entries: number; readonly bytes: number };
+  readonly workers: {
+    readonly size: number;
+    readonly queued: number;
+    readonly running: number;
+    readonly replaced: number;
+  };
+  readonly cache: { readonly hits: number; readonly misses: number; readonly size: number };
+}
+
+/** A hashgate instance. */
+export interface Hashgate {
+  /** The validated configuration. */
+  readonly config: Config;
+  /** Resolves when the store is open, every list has a version and the index is built. */
+  ready(): Promise<void>;
+  /** Scans files; one result per file, in order. */
+  scan(files: readonly ScanFile[], context?: ScanContext): Promise<ScanResult>;
+  /** The current state. */
+  status(): HashgateStatus;
+  /** The incident store in use (after `ready()`). */
+  store(): Promise<IncidentStore>;
+  /** The metrics registry, or undefined with `metrics: false`. */
+  readonly metrics: Registry | undefined;
+  /** Checks every list now. */
+  refreshLists(): Promise<void>;
+  /**
+   * Express middleware for an upload route; mount it after multer.
+   * @example app.post('/upload', multer().single('file'), gate.middleware(), handler)
+   */
+  middleware(options?: RouteOptions): RequestHandler;
+  /**
+   * Wraps a multer storage engine so that a blocked upload never reaches it; use it with
+   * `gate.middleware()` after multer.
+   * @example multer({ storage: gate.storage(multer.diskStorage({ destination: 'uploads/' })) })
+   */
+  storage(inner: StorageEngineLike, options?: RouteOptions): StorageEngineLike;
+  /**
+   * Express handler for a readiness probe: 200 when every list is loaded and fresh, else 503;
+   * the body lists each list's version, age and last error code (no hashes).
+   * @example app.get('/ready', gate.readiness())
+   */
+  readiness(): RequestHandler;
+  /** Re-reads the allowlist from the store now (the console calls it after a change). */
+  refreshAllowlist(): Promise<void>;
+  /** Stops timers, workers and list syncs, flushes the ledger and closes a store hashgate opened. */
+  close(): Promise<void>;
+}
+
+/** Ledger writes are batched: at most this long, or this many records, before a flush. */
+const LEDGER_FLUSH_MS = 200;
+const LEDGER_BATCH = 500;
+
+/** In-memory copy of the active allowlist, checked on every scan without a database round trip. */
+class AllowlistView {
+  #exact = new Set<string>();
+  #perceptual = new Map<string, Uint8Array[]>();
+
+  load(entries: readonly AllowlistEntry[]): void {
+    const exact = new Set<string>();
+    const perceptual = new Map<string, Uint8Array[]>();
+    for (const e of entries) {
+      const type = getHashType(e.type);
+      if (!type) continue;
+      if (type.kind === 'exact') exact.add(`${e.type}:${e.hex}`);
+      else {
+        const r = type.validate(e.hex);
+        if (!r.ok) continue;
+        const list = perceptual.get(e.type) ?? [];
+        list.push(r.bytes);
+        perceptual.set(e.type, list);
+      }
+    }
+    this.#exact = exact;
+    this.#perceptual = perceptual;
+  }
+
+  check(hashes: readonly ComputedHash[], radius: Readonly<Record<string, number>>): AllowlistHit {
+    if (this.#exact.size === 0 && this.#perceptual.size === 0) return NO_ALLOWLIST_HIT;
+    let exact = false;
+    const perceptualTypes = new Set<string>();
+    for (const h of hashes) {
+      if (this.#exact.has(`${h.type}:${h.hex}`)) exact = true;
+      const candidates = this.#perceptual.get(h.type);
+      if (!candidates) continue;
+      const limit = radius[h.type] ?? 0;
+      const values = h.variants ? Object.values(h.variants) : [h.hex];
+      for (const hex of values) {
+        const bytes = Buffer.from(hex, 'hex');
+        if (candidates.some((c) => hammingBytes(c, bytes) <= limit)) perceptualTypes.add(h.type);
+      }
+    }
+    return exact || perceptualTypes.size > 0 ? { exact, perceptualTypes } : NO_ALLOWLIST_HIT;
+  }
+}
+
+function bytesOf(hex: string): Uint8Array {
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/**
+ * Creates a hashgate instance. Options are validated at once (a bad option throws
+ * `ERR_HASHGATE_INVALID_OPTION`); lists load, the store opens and workers start in the
+ * background — `await gate.ready()` before serving, or let the failure policy answer meanwhile.
+ *
+ * @example
+ * const gate = createHashgate({ lists: [{ name: 'hotline', url: 'https://lists.example/hotline/', publicKeys: [key] }] });
+ * app.post('/upload', upload.single('file'), gate.middleware(), handler);
+ */
+export function createHashgate(options: HashgateOptions): Hashgate {
+  const config = parseOptions(options);
+  const log = config.logger;
+  const hasher: Hasher = createHasher(config.hashing);
+  const holder: MatchIndexHolder = createMatchIndexHolder();
+  const cache = new VerdictCache(config.cache);
+  const allowlist = new AllowlistView();
+  const policies = new Map<string, ListPolicy>(
+    config.lists.map((l) => [
+      l.name,
+      { name: l.name, action: l.action, thresholds: l.thresholds, dryRun: l.dryRun },
+    ]),
+  );
+  // The widest radius any list asks for, per perceptual type: one index query serves every list.
+  const queryRadius: Record<string, number> = {};
+  for (const l of config.lists) {
+    for (const [type, t] of Object.entries(l.thresholds))
+      queryRadius[type] = Math.max(queryRadius[type] ?? 0, t);
+  }
+  let closed = false;
+  const timers: NodeJS.Timeout[] = [];
+
+  let metrics: HashgateMetrics | undefined;
+  const syncs: ListSync[] = [];
+  if (config.metrics !== false) {
+    metrics = createMetrics(
+      {
+        listStatuses: () => syncs.map((s) => s.status()),
+        queueDepth: () => hasher.stats().queued,
+        indexEntries: () => holder.current?.stats.entries ?? 0,
+        indexBytes: () => holder.current?.stats.bytes ?? 0,
+      },
+      config.metrics.registry,
+    );
+  }
+
+  // Evidence needs a current key; without one, incidents are recorded without evidence (warned
+  // once here and checked by `hashgate doctor`).
+  let vault: EvidenceVault | undefined;
+  if (config.evidence !== false) {
+    const keys = config.evidence.keys ?? evidenceKeyRingFromEnv();
+    if (keys.current) vault = createEvidenceVault({ dir: config.evidence.dir, keys, now: config.now });
+    else
+      log.warn(
+        'no evidence key is set (HASHGATE_EVIDENCE_KEY): blocked uploads are recorded but not preserved',
+      );
+  }
+
+  const storePromise: Promise<IncidentStore> = config.store
+    ? Promise.resolve(config.store)
+    : createSqliteStore({ path: join(config.dataDir, 'incidents.sqlite'), now: config.now });
+  const ownsStore = !config.store;
+  storePromise.catch((err: unknown) => log.error('the incident store could not be opened', errorFields(err)));
+  let ledger: Ledger | undefined;
+  const ledgerQueue: NewLedgerRecord[] = [];
+  let ledgerFlush: Promise<void> = Promise.resolve();
+  let ledgerTimer: NodeJS.Timeout | undefined;
+
+  const flushLedger = (): Promise<void> => {
+    if (ledgerTimer) clearTimeout(ledgerTimer);
+    ledgerTimer = undefined;
+    const batch = ledgerQueue.splice(0);
+    if (batch.length === 0 || !ledger) return ledgerFlush;
+    const l = ledger;
+    ledgerFlush = ledgerFlush
+      .then(() => l.record(batch))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          metrics?.failures.inc({ operation: 'ledger' }, batch.length);
+          log.error('accepted uploads could not be added to the ledger', {
+            ...errorFields(err),
+            records: batch.length,
+          });
+        },
+      );
+    return ledgerFlush;
+  };
+  const queueLedger = (record: NewLedgerRecord): void => {
+    ledgerQueue.push(record);
+    if (ledgerQueue.length >= LEDGER_BATCH) void flushLedger();
+    else if (!ledgerTimer) {
+      ledgerTimer = setTimeout(() => void flushLedger(), LEDGER_FLUSH_MS);
+      ledgerTimer.unref();
+    }
+  };
+
+  const refreshAllowlist = async (): Promise<void> => {
+    const store = await storePromise;
+    try {
+      allowlist.load(await store.listAllowlist({ status: ['active'] }));
+    } catch (err) {
+      metrics?.failures.inc({ operation: 'allowlist' });
+      log.error('the allowlist could not be read; the previous copy stays in use', errorFields(err));
+    }
+  };
+
+  // Index rebuilds are serialised: a burst of list updates gives one more build, not one each.
+  let rebuilding: Promise<void> | undefined;
+  let rebuildAgain = false;
+  const rebuildIndex = (): Promise<void> => {
+    if (rebuilding) {
+      rebuildAgain = true;
+      return rebuilding;
+    }
+    rebuilding = (async () => {
+      do {
+        rebuildAgain = false;
+        const sources = syncs.flatMap((s) => {
+          const snapshot = s.snapshot();
+          return snapshot ? [snapshot] : [];
+        });
+        try {
+          await holder.rebuild(sources);
+          cache.clear();
+        } catch (err) {
+          metrics?.failures.inc({ operation: 'index' });
+          log.error('the match index could not be rebuilt; the previous one stays in use', errorFields(err));
+        }
+      } while (rebuildAgain && !closed);
+    })().finally(() => {
+      rebuilding = undefined;
+    });
+    return rebuilding;
+  };
+
+  const onListUpdate = async (update: ListUpdate): Promise<void> => {
+    await rebuildIndex();
+    const store = await storePromise;
+    try {
+      await store.appendAudit({
+        type: 'list.version_changed',
+        actor: 'hashgate',
+        details: {
+          list: update.list,
+          version: update.snapshot.version,
+          previous: update.previousVersion ?? 0,
+          origin: update.origin,
+        },
+      });
+    } catch (err) {
+      metrics?.failures.inc({ operation: 'audit' });
+      log.error('a list version change could not be written to the audit log', errorFields(err));
+    }
+    if (update.added && ledger) {
+      const added = update.added;
+      // Uploads accepted a moment ago may still wait in the ledger queue: write them first.
+      void flushLedger()
+        .then(() => ledger!.recheck({ ...update.snapshot, byType: added }))
+        .then(
+          (report) => {
+            if (report.incidents.length > 0) {
+              metrics?.incidents.inc({ action: 'takedown' }, report.incidents.length);
+              log.warn('a list update matched uploads accepted earlier', {
+                list: update.list,
+                incidents: report.incidents.length,
+              });
+            }
+          },
+          (err: unknown) => {
+            metrics?.failures.inc({ operation: 'recheck' });
+            log.error('re-checking accepted uploads against a list update failed', errorFields(err));
+          },
+        );
+    }
+  };
+
+  for (const l of config.lists) {
+    syncs.push(
+      createListSync({
+        name: l.name,
+        source: l.url
+          ? { url: l.url }
+          : {
+              file: l.file!,
+              format: l.format ?? 'threatexchange',
+              ...(l.hashType ? { hashType: l.hashType } : {}),
+            },
+        publicKeys: l.publicKeys,
+        cacheDir: join(config.dataDir, 'lists'),
+        ...(l.categories ? { enabledCategories: l.categories } : {}),
+        refreshIntervalMs: l.refreshIntervalMs,
+        maxStalenessMs: l.maxStalenessMs,
+        allowInsecureHttp: l.allowInsecureHttp,
+        onUpdate: onListUpdate,
+        ...(config.fetch ? { fetch: config.fetch } : {}),
+        now: config.now,
+        logger: config.logger,
+      }),
+    );
+  }
+
+  const started = (async () => {
+    const store = await storePromise;
+    ledger = createLedger({
+      store,
+      thresholds: queryRadius,
+      ...(config.onRetroactiveMatch ? { onTakedown: config.onRetroactiveMatch } : {}),
+    });
+    await refreshAllowlist();
+    const t = setInterval(() => void refreshAllowlist(), config.allowlistRefreshMs);
+    t.unref();
+    timers.push(t);
+    await Promise.all(syncs.map((s) => s.start()));
+  })();
+  started.catch((err: unknown) => log.error('hashgate could not start', errorFields(err)));
+
+  const listState = (names?: readonly string[]): { ready: boolean; fresh: boolean } => {
+    const relevant = names ? syncs.filter((s) => names.includes(s.name)) : syncs;
+    const statuses = relevant.map((s) => s.status());
+    const ready =
+      holder.current !== undefined && statuses.every((s) => s.version !== null) && relevant.length > 0;
+    return { ready, fresh: ready && statuses.every((s) => !s.stale) };
+  };
+
+  const findMatches = (hashes: readonly ComputedHash[]): MatchRecord[] => {
+    const index = holder.current;
+    if (!index) return [];
+    const out: MatchRecord[] = [];
+    for (const h of hashes) {
+      const type = getHashType(h.type);
+      if (!type) continue;
+      if (type.kind === 'exact') {
+        for (const ref of index.lookupExact(h.type, bytesOf(h.hex))) {
+          const e = index.resolve(h.type, ref);
+          if (e)
+            out.push({
+              list: e.list,
+              listVersion: e.listVersion,
+              entryId: e.id,
+              category: e.category,
+              labels: e.labels,
+              type: h.type,
+              distance: 0,
+            });
+        }
+        continue;
+      }
+      const radius = Math.min(63, queryRadius[h.type] ?? 0);
+      const quality = h.provenance.quality;
+      if (h.variants) {
+        const variants = Object.entries(h.variants).map(([variant, hex]) => ({
+          variant,
+          hash: bytesOf(hex),
+        }));
+        for (const m of index.matchVariants(h.type, variants, radius)) {
+          const e = index.resolve(h.type, m.ref);
+          if (!e) continue;
+          out.push({
+            list: e.list,
+            listVersion: e.listVersion,
+            entryId: e.id,
+            category: e.category,
+            labels: e.labels,
+            type: h.type,
+            distance: m.distance,
+            variant: m.variant as MatchRecord['variant'] & string,
+            ...(quality !== undefined ? { quality } : {}),
+          });
+        }
+      } else {
+        for (const m of index.matchHamming(h.type, bytesOf(h.hex), radius)) {
+          const e = index.resolve(h.type, m.ref);
+          if (!e) continue;
+          out.push({
+            list: e.list,
+            listVersion: e.listVersion,
+            entryId: e.id,
+            category: e.category,
+            labels: e.labels,
+            type: h.type,
+            distance: m.distance,
+            ...(quality !== undefined ? { quality } : {}),
+          });
+        }
+      }
+    }
+    return out;
+  };
+
+  const routePolicies = (route?: RoutePolicy): ReadonlyMap<string, ListPolicy> => {
+    if (!route?.lists && !route?.actions) return policies;
+    const out = new Map<string, ListPolicy>();
+    for (const [name, p] of policies) {
+      if (route.lists && !route.lists.includes(name)) continue;
+      const action = route.actions?.[name];
+      out.set(name, action ? { ...p, action } : p);
+    }
+    return out;
+  };
+
+  const recordIncident = async (
+    decision: Decision,
+    file: ScanFile,
+    source: HashSource | undefined,
+    outcome: HashOutcome,
+    context: ScanContext,
+    occurredAt: number,
+  ): Promise<string | undefined> => {
+    const dryRun = decision.matches.length === 0;
+    const matches = dryRun ? decision.dryRunMatches : decision.matches;
+    if (matches.length === 0) return undefined;
+    const action: IncidentAction = dryRun
+      ? policies.get(matches[0]!.list)!.action
+      : (decision.action ?? 'log');
+    const store = await storePromise;
+    const id = newIncidentId();
+    let evidence: EvidenceRef | null = null;
+    // Evidence is kept for what is refused or flagged for a person; logged and dry-run matches
+    // stay where the host stored them.
+    if (vault && source && !dryRun && (action === 'block' || action === 'review')) {
+      try {
+        evidence = await vault.put(id, source, {
+          originalName: file.originalName ?? null,
+          declaredType: file.declaredType ?? null,
+          sniffedType: outcome.format,
+        });
+      } catch (err) {
+        metrics?.failures.inc({ operation: 'evidence' });
+        log.error('evidence could not be stored; the incident is recorded without it', {
+          ...errorFields(err),
+          incident: id,
+        });
+      }
+    }
+    try {
+      await store.createIncident({
+        id,
+        occurredAt,
+        route: context.route ?? null,
+        requestId: context.requestId ?? null,
+        uploader: {
+          userId: context.uploader?.userId ?? null,
+          ip: context.uploader?.ip ?? null,
+          port: context.uploader?.port ?? null,
+          userAgent: context.uploader?.userAgent ?? null,
+        },
+        file: {
+          originalName: file.originalName ?? null,
+          declaredType: file.declaredType ?? null,
+          sniffedType: outcome.format,
+          size: outcome.size,
+        },
+        hashes: outcome.hashes,
+        matches: matches.map((m) => ({
+          list: m.list,
+          listVersion: m.listVersion,
+          entryId: m.entryId,
+          category: m.category,
+          hashType: m.type,
+          distance: m.distance,
+          variant: m.variant ?? null,
+          quality: m.quality ?? null,
+        })),
+        action,
+        dryRun,
+        evidence,
+      });
+      metrics?.incidents.inc({ action: dryRun ? 'dry-run' : action });
+      return id;
+    } catch (err) {
+      metrics?.failures.inc({ operation: 'incident' });
+      log.error('an incident could not be recorded', { ...errorFields(err), incident: id });
+      return undefined;
+    }
+  };
+
+  const scanOne = async (
+    file: ScanFile,
+    context: ScanContext,
+    generation: number,
+  ): Promise<FileScanResult> => {
+    const t0 = performance.now();
+    const occurredAt = config.now();
+    const source: HashSource | undefined = file.bytes
+      ? { bytes: file.bytes }
+      : file.path
+        ? { path: file.path }
+        : undefined;
+    if (!source) throw new HashgateError(ErrorCodes.INVALID_OPTION, 'A file to scan needs `bytes` or `path`');
+
+    const exact = file.exact ?? (await hasher.exact(source));
+    const tExact = performance.now();
+    let outcome: HashOutcome;
+    let matches: MatchRecord[];
+    let cached = false;
+    const hit = cache.get(exact.sha256, generation);
+    metrics?.cache.inc({ result: hit ? 'hit' : 'miss' });
+    let tPerceptual = tExact;
+    if (hit) {
+      outcome = hit.outcome;
+      matches = [...hit.matches];
+      cached = true;
+    } else {
+      const perceptual: PerceptualOutcome = await hasher.perceptual(source);
+      tPerceptual = performance.now();
+      outcome = {
+        ...perceptual,
+        size: exact.size,
+        hashes: [...exactAsComputed(exact), ...perceptual.hashes],
+      };
+      matches = findMatches(outcome.hashes);
+      const finished = !perceptual.unavailable.some((u) =>
+        ['overloaded', 'timed-out', 'worker-failed'].includes(u.reason),
+      );
+      if (finished && holder.generation === generation && generation > 0)
+        cache.set(exact.sha256, generation, { outcome, matches });
+    }
+    const tMatch = performance.now();
+    const routeMap = routePolicies(context.policy);
+    const decision = decide({
+      matches,
+      policies: routeMap,
+      allowlist: allowlist.check(outcome.hashes, config.allowlistRadius),
+      lists: listState(context.policy?.lists),
+      unavailable: outcome.unavailable,
+    });
+    for (const m of decision.matches) {
+      metrics?.matches.inc({ list: m.list, hash_type: m.type, action: routeMap.get(m.list)!.action });
+    }
+    for (const m of decision.dryRunMatches)
+      metrics?.matches.inc({ list: m.list, hash_type: m.type, action: 'dry-run' });
+    const incidentId = await recordIncident(decision, file, source, outcome, context, occurredAt);
+    if (
+      decision.outcome === 'allow' ||
+      (decision.outcome === 'unscanned' &&
+        (context.policy?.whenUnavailable ?? config.whenUnavailable) === 'allow')
+    ) {
+      queueLedger({
+        reference:
+          file.contentRef ??
+          `unreferenced:${context.requestId ?? 'no-request-id'}:${file.fieldname ?? 'file'}`,
+        acceptedAt: occurredAt,
+        route: context.route ?? null,
+        requestId: context.requestId ?? null,
+        uploader: { userId: context.uploader?.userId ?? null, ip: context.uploader?.ip ?? null },
+        file: {
+          originalName: file.originalName ?? null,
+          declaredType: file.declaredType ?? null,
+          sniffedType: outcome.format,
+          size: outcome.size,
+        },
+        hashes: outcome.hashes,
+      });
+    }
+    const tEnd = performance.now();
+    if (metrics) {
+      metrics.filesScanned.inc({ outcome: decision.outcome });
+      if (decision.unscannedReason) metrics.unscanned.inc({ reason: decision.unscannedReason });
+      metrics.scanDuration.observe({ stage: 'exact' }, (tExact - t0) / 1000);
+      if (!cached) metrics.scanDuration.observe({ stage: 'perceptual' }, (tPerceptual - tExact) / 1000);
+      metrics.scanDuration.observe({ stage: 'match' }, (tMatch - tPerceptual) / 1000);
+      metrics.scanDuration.observe({ stage: 'record' }, (tEnd - tMatch) / 1000);
+      metrics.scanDuration.observe({ stage: 'total' }, (tEnd - t0) / 1000);
+    }
+    if (decision.outcome === 'unscanned') {
+      log.warn('an upload could not be checked', { reason: decision.unscannedReason, route: context.route });
+    }
+    return {
+      ...(file.fieldname !== undefined ? { fieldname: file.fieldname } : {}),
+      outcome: decision.outcome,
+      ...(decision.unscannedReason ? { unscannedReason: decision.unscannedReason } : {}),
+      ...(incidentId ? { incidentId } : {}),
+      size: outcome.size,
+      format: outcome.format,
+      hashes: outcome.hashes,
+      unavailable: outcome.unavailable,
+      cached,
+      durationMs: tEnd - t0,
+    };
+  };
+
+  const gate: Hashgate = {
+    config,
+    metrics: metrics?.registry,
+    async ready() {
+      await started;
+      await Promise.all(syncs.map((s) => (s.status().version === null ? s.refresh() : undefined)));
+      await rebuilding;
+      if (!listState().ready) {
+        throw new HashgateError(
+          ErrorCodes.NOT_READY,
+          "Not every list could be loaded; see gate.status() for each list's error",
+        );
+      }
+    },
+    async scan(files, context = {}) {
+      if (closed) throw new HashgateError(ErrorCodes.CLOSED, 'This hashgate instance is closed');
+      await storePromise;
+      const generation = holder.generation;
+      const results = await Promise.all(files.map((f) => scanOne(f, context, generation)));
+      const whenUnavailable = context.policy?.whenUnavailable ?? config.whenUnavailable;
+      const has = (o: FileOutcome): boolean => results.some((r) => r.outcome === o);
+      const rejected = !has('block') && has('unscanned') && whenUnavailable === 'reject';
+      const outcome: FileOutcome = has('block')
+        ? 'block'
+        : has('unscanned')
+          ? 'unscanned'
+          : has('review')
+            ? 'review'
+            : 'allow';
+      return {
+        outcome,
+        rejected,
+        files: results,
+        incidentIds: results.flatMap((r) => (r.incidentId ? [r.incidentId] : [])),
+      };
+    },
+    status() {
+      const state = listState();
+      const stats = hasher.stats();
+      return {
+        ready: state.ready,
+        fresh: state.fresh,
+        lists: syncs.map((s) => s.status()),
+        index: {
+          generation: holder.generation,
+          entries: holder.current?.stats.entries ?? 0,
+          bytes: holder.current?.stats.bytes ?? 0,
+        },
+        workers: {
+          size: stats.workers,
+          queued: stats.queued,
+          running: stats.running,
+          replaced: stats.replacedWorkers,
+        },
+        cache: cache.stats,
+      };
+    },
+    store: () => storePromise,
+    async refreshLists() {
+      await Promise.all(syncs.map((s) => s.refresh()));
+    },
+    refreshAllowlist,
+    middleware: (options) => createMiddleware(gate, options),
+    storage: (inner, options) => createStorage(gate, inner, options),
+    readiness: () => createReadinessHandler(gate),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const t of timers) clearInterval(t);
+      await Promise.all(syncs.map((s) => s.stop()));
+      await started.catch(() => undefined);
+      await rebuilding;
+      await flushLedger();
+      await hasher.close();
+      if (ownsStore) await (await storePromise.catch(() => undefined))?.close();
+    },
+  };
+  return gate;
+}
