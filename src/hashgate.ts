@@ -186,8 +186,8 @@ export interface Hashgate {
 }
 
 /** Ledger writes are batched: at most this long, or this many records, before a flush. */
-const LEDGER_FLUSH_MS = 200;
-const LEDGER_BATCH = 500;
+const LEDGER_FLUSH_MS = 100;
+const LEDGER_BATCH = 128;
 
 /** In-memory copy of the active allowlist, checked on every scan without a database round trip. */
 class AllowlistView {
@@ -626,12 +626,13 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         : undefined;
     if (!source) throw new HashgateError(ErrorCodes.INVALID_OPTION, 'A file to scan needs `bytes` or `path`');
 
-    const exact = file.exact ?? (await hasher.exact(source));
+    // The cache needs only SHA-256; on a hit the MD5 and SHA-1 of the same bytes come with it.
+    const sha256 = file.exact?.sha256 ?? (await hasher.sha256(source));
     const tExact = performance.now();
     let outcome: HashOutcome;
     let matches: MatchRecord[];
     let cached = false;
-    const hit = cache.get(exact.sha256, generation);
+    const hit = cache.get(sha256, generation);
     metrics?.cache.inc({ result: hit ? 'hit' : 'miss' });
     let tPerceptual = tExact;
     if (hit) {
@@ -639,7 +640,10 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       matches = [...hit.matches];
       cached = true;
     } else {
-      const perceptual: PerceptualOutcome = await hasher.perceptual(source);
+      const [exact, perceptual]: [ExactHashes, PerceptualOutcome] = await Promise.all([
+        file.exact ?? hasher.exact(source),
+        hasher.perceptual(source),
+      ]);
       tPerceptual = performance.now();
       outcome = {
         ...perceptual,

@@ -4,7 +4,10 @@
  * worker pool — and turns every failure into an `unavailable` reason rather than an exception.
  */
 
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { ErrorCodes, HashgateError } from '../errors';
 import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
 import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
 import type {
@@ -35,6 +38,8 @@ export interface Hasher {
   readonly config: HashingConfig;
   /** MD5, SHA-1 and SHA-256 of the original bytes (one read of a file; slices that yield for a buffer). */
   exact(source: HashSource): Promise<ExactHashes>;
+  /** SHA-256 alone (the verdict cache's key): a third of the work of {@link Hasher.exact}. */
+  sha256(source: HashSource): Promise<string>;
   /** Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool. */
   perceptual(source: HashSource): Promise<PerceptualOutcome>;
   /** Every hash of the file: the exact ones first, then the perceptual ones. */
@@ -52,6 +57,30 @@ export function exactAsComputed(exact: ExactHashes): ComputedHash[] {
     { type: 'sha1', hex: exact.sha1, provenance: { algorithm: 'sha1' } },
     { type: 'sha256', hex: exact.sha256, provenance: { algorithm: 'sha256' } },
   ];
+}
+
+async function sha256Of(source: HashSource): Promise<string> {
+  const h = createHash('sha256');
+  if ('bytes' in source) {
+    for (let offset = 0; offset < source.bytes.byteLength; offset += EXACT_SLICE_BYTES) {
+      await yieldToLoop();
+      h.update(source.bytes.subarray(offset, offset + EXACT_SLICE_BYTES));
+    }
+    return h.digest('hex');
+  }
+  try {
+    for await (const chunk of createReadStream(source.path, {
+      highWaterMark: EXACT_SLICE_BYTES,
+    }) as AsyncIterable<Buffer>)
+      h.update(chunk);
+  } catch (err) {
+    throw new HashgateError(
+      ErrorCodes.READ_FAILED,
+      `The file could not be read (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`,
+      { cause: err },
+    );
+  }
+  return h.digest('hex');
 }
 
 async function exactOfBuffer(bytes: Uint8Array): Promise<ExactHashes> {
@@ -135,6 +164,7 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   return Object.freeze({
     config,
     exact,
+    sha256: sha256Of,
     perceptual,
     async hash(source: HashSource): Promise<HashOutcome> {
       const [digests, percept] = await Promise.all([exact(source), perceptual(source)]);

@@ -964,6 +964,19 @@ class SqliteIncidentStore implements IncidentStore {
       throw incidentError(IncidentErrorCodes.INVALID_INPUT, 'addToLedger() takes an array of records');
     const now = this.config.now();
     const prepared = records.map((r) => prepareLedgerRecord(r, now));
+    // The ledger is written for every accepted upload: its commits skip the fsync that incidents
+    // get (WAL with synchronous=NORMAL survives a process crash, and may lose the last ledger
+    // commits on a power loss). The connection's setting is restored right after.
+    const relaxed = this.config.synchronous === 'full';
+    if (relaxed) this.#open.pragma('synchronous = NORMAL');
+    try {
+      return this.#addToLedger(prepared);
+    } finally {
+      if (relaxed && this.#db) this.#db.pragma('synchronous = FULL');
+    }
+  }
+
+  #addToLedger(prepared: ReturnType<typeof prepareLedgerRecord>[]): LedgerRecord[] {
     return this.#write('add to the ledger', () => {
       const insert = this.#q('INSERT INTO ledger (id, reference, accepted_at, body) VALUES (?, ?, ?, ?)');
       const exact = this.#q('INSERT OR IGNORE INTO ledger_exact (type, hash, seq) VALUES (?, ?, ?)');

@@ -1,0 +1,53 @@
+/**
+ * The server side of the middleware benchmark, run in its own process so the load generator does
+ * not share its event loop: three upload routes (multer only; multer + a sharp decode, the floor;
+ * multer + hashgate) and a stats endpoint for the event loop's delay.
+ */
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import express from 'express';
+import multer from 'multer';
+import sharp from 'sharp';
+import { createHashgate } from '../../src/hashgate';
+import { silentLogger } from '../../src/observability/logger';
+
+async function main(): Promise<void> {
+  const [port, dataDir, listFile] = process.argv.slice(2);
+  const gate = createHashgate({
+    lists: [{ name: 'bench', file: listFile!, format: 'threatexchange' }],
+    dataDir: dataDir!,
+    logger: silentLogger,
+    evidence: false,
+  });
+  await gate.ready();
+  const app = express();
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 64 * 1024 * 1024 } }).single('file');
+  let h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  app.post('/multer', upload, (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.post('/decode', upload, async (req, res) => {
+    await sharp(req.file!.buffer).raw().toBuffer();
+    res.json({ ok: true });
+  });
+  app.post('/gate', upload, gate.middleware(), (req, res) => {
+    res.json({ ok: true, outcome: req.hashgate?.outcome });
+  });
+  app.post('/stats/reset', (_req, res) => {
+    h.disable();
+    h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    res.json({ ok: true });
+  });
+  app.get('/stats', (_req, res) => {
+    res.json({ maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6, cache: gate.status().cache });
+  });
+  const server = app.listen(Number(port), '127.0.0.1', () => process.send?.('listening'));
+  process.on('SIGTERM', () => {
+    server.close();
+    void gate.close().then(() => process.exit(0));
+  });
+}
+
+void main();
