@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import { type Images, listLines, makeImages, makeTestBed, type TestBed } from './helpers';
@@ -119,6 +120,28 @@ describe('gate.middleware() over a block list', () => {
   it('leaves no file behind when multer refuses a file over its size limit', async () => {
     const before = bed.uploadedFiles().length;
     await request(bed.app).post('/limited').attach('file', images.known, 'big.jpg').expect(413);
+    expect(bed.uploadedFiles()).toHaveLength(before);
+  });
+
+  it('leaves no file behind when the client aborts an upload half way', async () => {
+    const before = bed.uploadedFiles().length;
+    const server = bed.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    for (const path of ['/array', '/stored']) {
+      const socket = connect(port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      const boundary = 'abortboundary';
+      const head = `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`;
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 10000000\r\n\r\n${head}`,
+      );
+      socket.write(images.unrelated.subarray(0, 20_000));
+      await new Promise((r) => setTimeout(r, 100));
+      socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    server.close();
     expect(bed.uploadedFiles()).toHaveLength(before);
   });
 
