@@ -7,8 +7,9 @@
 
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import type { Registry } from 'prom-client';
+import { type ConsoleOptions, createConsole } from './console';
 import { ErrorCodes, HashgateError } from './errors';
 import { evidenceKeyRingFromEnv } from './evidence/keys';
 import { createEvidenceVault, type EvidenceVault } from './evidence/vault';
@@ -179,6 +180,11 @@ export interface Hashgate {
    * @example app.get('/ready', gate.readiness())
    */
   readiness(): RequestHandler;
+  /**
+   * The trust-and-safety review console: an Express router to mount on its own path.
+   * @example app.use('/console', gate.console({ users: [{ name: 'alice', role: 'admin', passwordHash }] }))
+   */
+  console(options?: ConsoleOptions): Router;
   /** Re-reads the allowlist from the store now (the console calls it after a change). */
   refreshAllowlist(): Promise<void>;
   /** Stops timers, workers and list syncs, flushes the ledger and closes a store hashgate opened. */
@@ -786,6 +792,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     middleware: (options) => createMiddleware(gate, options),
     storage: (inner, options) => createStorage(gate, inner, options),
     readiness: () => createReadinessHandler(gate),
+    console: (options) => createConsole(gate, options),
     async close() {
       if (closed) return;
       closed = true;

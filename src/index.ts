@@ -1,5 +1,17 @@
 /** hashgate's public entry point: re-exports only, by name. */
 
+export {
+  CONSOLE_CSP,
+  CONSOLE_ROLES,
+  type ConsoleConfig,
+  type ConsoleIdentity,
+  type ConsoleOptions,
+  type ConsoleRole,
+  type ConsoleUserOption,
+  createConsole,
+  hashConsolePassword,
+  verifyConsolePassword,
+} from './console';
 export { type ErrorCode, ErrorCodes, HashgateError, isHashgateError } from './errors';
 export * from './evidence/index';
 export type { RequestScan, RouteOptions } from './express/middleware';
