@@ -21,7 +21,9 @@ async function main(): Promise<void> {
   });
   await gate.ready();
   const app = express();
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 64 * 1024 * 1024 } }).single('file');
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 64 * 1024 * 1024 } }).single(
+    'file',
+  );
   let h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   app.post('/multer', upload, (_req, res) => {
@@ -41,7 +43,12 @@ async function main(): Promise<void> {
     res.json({ ok: true });
   });
   app.get('/stats', (_req, res) => {
-    res.json({ maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6, cache: gate.status().cache });
+    res.json({
+      maxMs: h.max / 1e6,
+      p99Ms: h.percentile(99) / 1e6,
+      meanMs: h.mean / 1e6,
+      cache: gate.status().cache,
+    });
   });
   const server = app.listen(Number(port), '127.0.0.1', () => process.send?.('listening'));
   process.on('SIGTERM', () => {
