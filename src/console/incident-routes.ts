@@ -1,6 +1,6 @@
 /**
  * Owns the incident routes: the incident page (an audited view), the decisions (confirm, dismiss
- * with an optional allowlist entry, report, legal hold), evidence viewing (blurred first, unblur
+ * with an optional allowlist entry, report, set or lift a legal hold), evidence viewing (blurred first, unblur
  * as its own audited step, one-time image tokens) and the report package.
  */
 
@@ -241,6 +241,21 @@ export function incidentRoutes(router: Router, kit: Kit): void {
       if (!reason) return refuse(res, 'Give a reason for the hold.');
       const after = await s.setLegalHold(i.id, { actor: stateOf(res).actor, reason, until });
       return `The evidence is held until ${after.legalHoldUntil?.slice(0, 10)}.`;
+    }),
+  );
+
+  router.post(
+    '/incidents/:id/hold/lift',
+    ...incidentAction('admin', async (req, res, i, s) => {
+      const reason = field(req, 'reason').trim();
+      if (!reason) return refuse(res, 'Give a reason for lifting the hold.');
+      // a host's own store written before liftLegalHold existed
+      if (typeof s.liftLegalHold !== 'function')
+        return refuse(res, 'This incident store cannot lift a legal hold.');
+      const after = await s.liftLegalHold(i.id, { actor: stateOf(res).actor, reason });
+      return after.legalHoldUntil
+        ? `The hold was lifted to the minimum the report imposes: the evidence is held until ${after.legalHoldUntil.slice(0, 10)}.`
+        : 'The legal hold was lifted.';
     }),
   );
 

@@ -22,7 +22,14 @@ import {
   prepareLedgerRecord,
   webhookPayload,
 } from './records';
-import { allowlistCandidates, assertTransition, checkTransitionRequest, holdAfterReport } from './review';
+import {
+  allowlistCandidates,
+  assertTransition,
+  checkLiftReason,
+  checkTransitionRequest,
+  holdAfterLift,
+  holdAfterReport,
+} from './review';
 import type { AuditedAction, IncidentStore } from './store';
 import {
   type IncidentStoreConfig,
@@ -722,6 +729,36 @@ class PostgresIncidentStore implements IncidentStore {
           actor: request.actor,
           incidentId: id,
           details: { until: iso(hold), reason: request.reason ?? null },
+        },
+        now,
+      );
+      return (await this.#loadIncident(db, id))!;
+    });
+  }
+
+  async liftLegalHold(id: string, request: AuditedAction & { readonly reason: string }): Promise<Incident> {
+    requireActor(request?.actor);
+    const reason = checkLiftReason(request.reason);
+    const now = this.config.now();
+    return this.#tx('lift the legal hold', async (db) => {
+      const row = await this.#lockIncident(db, id);
+      const data = rowData(row);
+      const hold = holdAfterLift(data, this.config.reportHoldMs);
+      await db.query(`UPDATE ${this.#s}.incidents SET legal_hold_until = $1 WHERE id = $2`, [
+        dateOrNull(hold),
+        id,
+      ]);
+      await this.#appendAudit(
+        db,
+        {
+          type: 'incident.legal_hold_lifted',
+          actor: request.actor,
+          incidentId: id,
+          details: {
+            from: data.legalHoldUntilMs === null ? null : iso(data.legalHoldUntilMs),
+            until: hold === null ? null : iso(hold),
+            reason,
+          },
         },
         now,
       );

@@ -147,3 +147,50 @@ export function allowlistCandidates(
 export function holdAfterReport(existingMs: number | null, atMs: number, holdMs: number): number {
   return Math.max(existingMs ?? 0, atMs + holdMs);
 }
+
+/** Validates a lift request's reason (required, like every transition's) and returns it trimmed. */
+export function checkLiftReason(reason: unknown): string {
+  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 2000) {
+    throw incidentError(
+      IncidentErrorCodes.INVALID_INPUT,
+      'Lifting a legal hold needs a `reason`: a non-empty string of at most 2000 characters',
+    );
+  }
+  return reason.trim();
+}
+
+/**
+ * The legal hold after lifting: none, or for a `reported` incident the minimum its report imposes
+ * (`reportedAt + reportHoldMs`), never earlier. Throws `ERR_HASHGATE_EVIDENCE_HELD` when a reported
+ * incident's hold is already no later than that minimum, and `ERR_HASHGATE_INCIDENT_INVALID_INPUT`
+ * when any other incident has no hold: a lift that changes nothing is refused, not recorded.
+ */
+export function holdAfterLift(
+  incident: {
+    readonly id: string;
+    readonly state: ReviewState;
+    readonly stateChangedAtMs: number;
+    readonly legalHoldUntilMs: number | null;
+  },
+  reportHoldMs: number,
+): number | null {
+  const current = incident.legalHoldUntilMs;
+  if (incident.state !== 'reported') {
+    if (current === null) {
+      throw incidentError(
+        IncidentErrorCodes.INVALID_INPUT,
+        `Incident ${incident.id} has no legal hold to lift`,
+      );
+    }
+    return null;
+  }
+  // `reported` is final, so the last state change is the report
+  const minimum = incident.stateChangedAtMs + reportHoldMs;
+  if (current === null || current <= minimum) {
+    throw incidentError(
+      IncidentErrorCodes.EVIDENCE_HELD,
+      `Incident ${incident.id} was reported: its evidence is held until ${new Date(minimum).toISOString()} at least, and that hold cannot be lifted`,
+    );
+  }
+  return minimum;
+}

@@ -21,7 +21,14 @@ import {
   prepareLedgerRecord,
   webhookPayload,
 } from './records';
-import { allowlistCandidates, assertTransition, checkTransitionRequest, holdAfterReport } from './review';
+import {
+  allowlistCandidates,
+  assertTransition,
+  checkLiftReason,
+  checkTransitionRequest,
+  holdAfterLift,
+  holdAfterReport,
+} from './review';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-schema';
 import type { AuditedAction, IncidentStore } from './store';
 import {
@@ -665,6 +672,31 @@ class SqliteIncidentStore implements IncidentStore {
           actor: request.actor,
           incidentId: id,
           details: { until: iso(hold), reason: request.reason ?? null },
+        },
+        now,
+      );
+      return this.#loadIncident(id)!;
+    });
+  }
+
+  async liftLegalHold(id: string, request: AuditedAction & { readonly reason: string }): Promise<Incident> {
+    requireActor(request?.actor);
+    const reason = checkLiftReason(request.reason);
+    const now = this.config.now();
+    return this.#write('lift the legal hold', () => {
+      const row = this.#requireIncident(id);
+      const hold = holdAfterLift(rowData(row), this.config.reportHoldMs);
+      this.#q('UPDATE incidents SET legal_hold_until = ? WHERE id = ?').run(hold, id);
+      this.#appendAudit(
+        {
+          type: 'incident.legal_hold_lifted',
+          actor: request.actor,
+          incidentId: id,
+          details: {
+            from: row.legal_hold_until === null ? null : iso(row.legal_hold_until),
+            until: hold === null ? null : iso(hold),
+            reason,
+          },
         },
         now,
       );

@@ -78,8 +78,20 @@ export interface IncidentStore {
    */
   transition(id: string, request: TransitionRequest): Promise<Incident>;
 
-  /** Sets (or extends; a hold is never shortened) the legal hold on an incident's evidence. Appends `incident.legal_hold_set`. */
+  /** Sets (or extends; a hold is never shortened; see `liftLegalHold`) the legal hold on an incident's evidence. Appends `incident.legal_hold_set`. */
   setLegalHold(id: string, request: AuditedAction & { readonly until: Date | number }): Promise<Incident>;
+
+  /**
+   * Lifts the legal hold on an incident's evidence, with a required reason, appending
+   * `incident.legal_hold_lifted` in the same transaction (no outbox event: holds are not review
+   * state). The hold becomes none, except on a `reported` incident, whose evidence stays held until
+   * `reportedAt + reportHoldMs` (the store option): lifting sets it to exactly that date and never
+   * earlier. Once the retention sweep finds the evidence due, it deletes it. Throws
+   * `ERR_HASHGATE_INCIDENT_NOT_FOUND` for an unknown id, `ERR_HASHGATE_INCIDENT_INVALID_INPUT`
+   * without a reason or when the incident has no hold to lift, and `ERR_HASHGATE_EVIDENCE_HELD`
+   * when a reported incident's hold is already the minimum its report imposes.
+   */
+  liftLegalHold(id: string, request: AuditedAction & { readonly reason: string }): Promise<Incident>;
 
   /** Attaches evidence to an incident that has none (re-check incidents, after the host fetched the content). Appends `evidence.stored`. */
   attachEvidence(id: string, evidence: EvidenceRef, action: AuditedAction): Promise<Incident>;

@@ -244,6 +244,7 @@ export type AuditEventType =
   | 'incident.viewed'
   | 'incident.state_changed'
   | 'incident.legal_hold_set'
+  | 'incident.legal_hold_lifted'
   | 'evidence.stored'
   | 'evidence.viewed'
   | 'evidence.exported'

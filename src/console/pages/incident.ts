@@ -128,11 +128,21 @@ function actions(ctx: PageContext, d: IncidentPageData): SafeHtml {
   if (hasRole(role, 'admin')) {
     forms.push(html`<form method="post" action="${action('hold')}" aria-labelledby="hold-h">${csrfField(ctx)}
       <h3 id="hold-h">Legal hold</h3>
-      <p class="hint">Evidence is not deleted before this date. A hold can be set or extended, never shortened.</p>
+      <p class="hint">Evidence is not deleted before this date. A hold can be set or extended here, never shortened; lifting it is a separate, recorded step.</p>
       <label for="hold-until">Hold until</label>
       <input type="date" id="hold-until" name="until" required>
       ${textArea('hold-reason', 'Reason', 'For example the request or case that asks for it (recorded).')}
       <button type="submit" id="set-hold">Set legal hold</button></form>`);
+    if (i.legalHoldUntil) {
+      forms.push(html`<form method="post" action="${action('hold/lift')}" aria-labelledby="lift-hold-h">${csrfField(ctx)}
+        <h3 id="lift-hold-h">Lift legal hold</h3>
+        <p class="hint">Ends the hold, so the retention sweep may delete the evidence once it is due.${
+          i.state === 'reported' &&
+          html` This incident was reported: its evidence stays held for the minimum the report imposes.`
+        }</p>
+        ${textArea('lift-hold-reason', 'Reason', 'For example the request that was withdrawn (recorded).')}
+        <button type="submit" class="danger" id="lift-hold">Lift legal hold</button></form>`);
+    }
   }
   return html`<div class="actions">${forms}</div>`;
 }

@@ -35,6 +35,7 @@ const POSTS = (id: string) => [
   `/incidents/${id}/dismiss`,
   `/incidents/${id}/report`,
   `/incidents/${id}/hold`,
+  `/incidents/${id}/hold/lift`,
   `/incidents/${id}/evidence/view`,
   `/incidents/${id}/evidence/unblur`,
   `/incidents/${id}/evidence/hide`,

@@ -301,3 +301,101 @@ describe('allowlist entries that need a second reviewer', () => {
     await request(second.app).post('/memory').attach('file', second.images.knownOther, 'fp.png').expect(200);
   });
 });
+
+describe('lifting a legal hold', () => {
+  const DAY = 86_400_000;
+  let viewer: SignedIn;
+  beforeAll(async () => {
+    viewer = await signInAs(bed, 'viewer');
+  });
+
+  const holdOf = async (id: string) => (await store.getIncident(id))!.legalHoldUntil;
+
+  it('lets an admin lift a hold with a reason, audited; the form is shown to admins only', async () => {
+    const id = await bed.upload(bed.images.known, 'held.jpg');
+    expect((await admin.agent.get(`/console/incidents/${id}`)).text).not.toContain('id="lift-hold"');
+    await post(admin, `/incidents/${id}/hold`, {
+      until: '2999-06-30',
+      reason: 'preservation request 7',
+    }).expect(303);
+    const page = await admin.agent.get(`/console/incidents/${id}`).expect(200);
+    const form =
+      /<form method="post" action="\/console\/incidents\/inc_\w+\/hold\/lift"[\s\S]*?<\/form>/.exec(
+        page.text,
+      )![0];
+    expect(form).toContain(`name="_csrf" value="${admin.csrf}"`);
+    expect(form).toMatch(/<textarea id="lift-hold-reason" name="reason"[^>]*required/);
+    expect(form).toContain('id="lift-hold"');
+    expect((await reviewer.agent.get(`/console/incidents/${id}`)).text).not.toContain('id="lift-hold"');
+    expect((await viewer.agent.get(`/console/incidents/${id}`)).text).not.toContain('id="lift-hold"');
+
+    await post(admin, `/incidents/${id}/hold/lift`, { reason: '  ' }).expect(303);
+    expect((await admin.agent.get(`/console/incidents/${id}`)).text).toContain(
+      'Give a reason for lifting the hold.',
+    );
+    expect((await holdOf(id))?.slice(0, 4)).toBe('2999');
+
+    await post(admin, `/incidents/${id}/hold/lift`, { reason: 'request 7 withdrawn' }).expect(303);
+    expect(await holdOf(id)).toBeNull();
+    const lifted = (await store.readAudit({ limit: 10_000 })).filter(
+      (r) => r.type === 'incident.legal_hold_lifted' && r.incidentId === id,
+    );
+    expect(lifted).toHaveLength(1);
+    expect(lifted[0]).toMatchObject({
+      actor: 'console:admin',
+      details: { until: null, reason: 'request 7 withdrawn' },
+    });
+    const after = await admin.agent.get(`/console/incidents/${id}`);
+    expect(after.text).toContain('The legal hold was lifted.');
+    expect(after.text).not.toContain('id="lift-hold"');
+    expect(/<table id="audit-trail">[\s\S]*?<\/table>/.exec(after.text)![0]).toContain(
+      'incident.legal_hold_lifted',
+    );
+  });
+
+  it('refuses a reviewer and a viewer with 403, and a form without the CSRF token, changing nothing', async () => {
+    const id = await bed.upload(bed.images.known, 'held2.jpg');
+    await post(admin, `/incidents/${id}/hold`, { until: '2999-06-30', reason: 'case 8' }).expect(303);
+    await post(reviewer, `/incidents/${id}/hold/lift`, { reason: 'r' }).expect(403);
+    await post(viewer, `/incidents/${id}/hold/lift`, { reason: 'r' }).expect(403);
+    const noToken = await admin.agent
+      .post(`/console/incidents/${id}/hold/lift`)
+      .type('form')
+      .send({ reason: 'r' })
+      .expect(403);
+    expect(noToken.text).toContain('Nothing was changed');
+    await admin.agent
+      .post(`/console/incidents/${id}/hold/lift`)
+      .type('form')
+      .send({ _csrf: reviewer.csrf, reason: 'r' })
+      .expect(403);
+    expect((await holdOf(id))?.slice(0, 4)).toBe('2999');
+    expect(
+      (await store.readAudit({ limit: 10_000 })).some(
+        (r) => r.type === 'incident.legal_hold_lifted' && r.incidentId === id,
+      ),
+    ).toBe(false);
+  });
+
+  it('keeps the minimum hold a report imposes and says so when there is nothing more to lift', async () => {
+    const id = await bed.upload(bed.images.verified, 'exact-held.jpg');
+    await post(reviewer, `/incidents/${id}/confirm`, { reason: 'verified hotline hash' }).expect(303);
+    await post(reviewer, `/incidents/${id}/report`, { reference: 'HOTLINE-HOLD-1', reason: 'sent' }).expect(
+      303,
+    );
+    const reported = (await store.getIncident(id))!;
+    const minimum = new Date(Date.parse(reported.stateChangedAt) + 365 * DAY).toISOString();
+    expect(reported.legalHoldUntil).toBe(minimum);
+    await post(admin, `/incidents/${id}/hold`, { until: '2999-06-30', reason: 'court order' }).expect(303);
+    await post(admin, `/incidents/${id}/hold/lift`, { reason: 'order ended' }).expect(303);
+    expect(await holdOf(id)).toBe(minimum);
+    expect((await admin.agent.get(`/console/incidents/${id}`)).text).toContain(
+      `the evidence is held until ${minimum.slice(0, 10)}.`,
+    );
+    await post(admin, `/incidents/${id}/hold/lift`, { reason: 'again' }).expect(303);
+    expect((await admin.agent.get(`/console/incidents/${id}`)).text).toMatch(
+      /class="notice error" role="alert">Incident inc_\w+ was reported: its evidence is held until/,
+    );
+    expect(await holdOf(id)).toBe(minimum);
+  });
+});

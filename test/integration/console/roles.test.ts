@@ -20,6 +20,7 @@ const ACTION_IDS = [
   'id="view-evidence"',
   'id="download-package"',
   'id="set-hold"',
+  'id="lift-hold"',
 ];
 
 describe('console roles', () => {
@@ -46,6 +47,7 @@ describe('console roles', () => {
       'dismiss',
       'report',
       'hold',
+      'hold/lift',
       'evidence/view',
       'evidence/unblur',
       'report-package',

@@ -1,7 +1,9 @@
 import {
   allowlistCandidates,
   canTransition,
+  checkLiftReason,
   checkTransitionRequest,
+  holdAfterLift,
   REVIEW_TRANSITIONS,
 } from '../../../src/incidents/review';
 import { REVIEW_STATES } from '../../../src/incidents/types';
@@ -44,5 +46,37 @@ describe('review state machine', () => {
     const i = sampleIncident();
     expect(allowlistCandidates(i, []).map((c) => c.type)).toEqual(['md5', 'pdq']);
     expect(allowlistCandidates(i, ['sha1', 'blockhash']).map((c) => c.type)).toEqual(['sha1']);
+  });
+});
+
+describe('lifting a legal hold', () => {
+  const YEAR = 365 * 86_400_000;
+  const base = { id: 'inc_x', stateChangedAtMs: 1000, legalHoldUntilMs: 5 * YEAR };
+
+  it('ends the hold of an incident that was not reported, even one already past', () => {
+    for (const state of ['new', 'confirmed', 'dismissed'] as const) {
+      expect(holdAfterLift({ ...base, state }, YEAR)).toBeNull();
+      expect(holdAfterLift({ ...base, state, legalHoldUntilMs: 1 }, YEAR)).toBeNull();
+    }
+    expect(() => holdAfterLift({ ...base, state: 'confirmed', legalHoldUntilMs: null }, YEAR)).toThrow(
+      expect.objectContaining({ code: 'ERR_HASHGATE_INCIDENT_INVALID_INPUT' }),
+    );
+  });
+
+  it('keeps a reported incident held until reportedAt + reportHoldMs and refuses to go below it', () => {
+    expect(holdAfterLift({ ...base, state: 'reported' }, YEAR)).toBe(1000 + YEAR);
+    for (const legalHoldUntilMs of [1000 + YEAR, 1000 + YEAR - 1, null]) {
+      expect(() => holdAfterLift({ ...base, state: 'reported', legalHoldUntilMs }, YEAR)).toThrow(
+        expect.objectContaining({ code: 'ERR_HASHGATE_EVIDENCE_HELD' }),
+      );
+    }
+  });
+
+  it('needs a reason of at most 2000 characters and trims it', () => {
+    expect(checkLiftReason('  withdrawn ')).toBe('withdrawn');
+    for (const r of [undefined, '', ' ', 'x'.repeat(2001), 42])
+      expect(() => checkLiftReason(r)).toThrow(
+        expect.objectContaining({ code: 'ERR_HASHGATE_INCIDENT_INVALID_INPUT' }),
+      );
   });
 });

@@ -3,7 +3,14 @@
  * PostgreSQL suite (test/integration) against a fresh database per test.
  */
 
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEvidenceKeyRing } from '../../../src/evidence/keys';
+import { createEvidenceVault } from '../../../src/evidence/vault';
 import { GENESIS_HASH } from '../../../src/incidents/audit-chain';
+import { newIncidentId } from '../../../src/incidents/ids';
 import type { IncidentStore } from '../../../src/incidents/store';
 import type { IncidentStoreOptions } from '../../../src/incidents/store-options';
 import { type FakeClock, fakeClock, sampleIncident, sampleLedgerRecord, T0 } from './helpers';
@@ -450,6 +457,91 @@ export function runStoreContract(kind: string, make: MakeStore): void {
         expect((await store.readAudit()).filter((r) => r.type === 'incident.legal_hold_set')).toHaveLength(2);
       });
 
+      it('lifts a manual hold on a confirmed incident, audited with the reason, and emits no outbox event', async () => {
+        const i = await store.createIncident(sampleIncident());
+        await store.transition(i.id, { to: 'confirmed', actor: 'rev-a', reason: 'matches' });
+        await store.setLegalHold(i.id, { actor: 'legal', reason: 'order 7', until: T0 + 30 * DAY });
+        const outboxBefore = await store.listOutbox({ incidentId: i.id });
+        clock.advance(60_000);
+        const lifted = await store.liftLegalHold(i.id, { actor: 'admin-a', reason: '  order 7 withdrawn ' });
+        expect(lifted).toMatchObject({ state: 'confirmed', legalHoldUntil: null });
+        expect(await store.getIncident(i.id)).toEqual(lifted);
+        const last = (await store.readAudit()).at(-1)!;
+        expect(last).toMatchObject({
+          type: 'incident.legal_hold_lifted',
+          actor: 'admin-a',
+          incidentId: i.id,
+          at: new Date(T0 + 60_000).toISOString(),
+          details: { from: new Date(T0 + 30 * DAY).toISOString(), until: null, reason: 'order 7 withdrawn' },
+        });
+        expect(await store.listOutbox({ incidentId: i.id })).toEqual(outboxBefore);
+        expect((await store.verifyAuditChain()).ok).toBe(true);
+        // nothing left to lift: refused, not recorded
+        const count = (await store.readAudit()).length;
+        await expectCode(
+          store.liftLegalHold(i.id, { actor: 'admin-a', reason: 'again' }),
+          'ERR_HASHGATE_INCIDENT_INVALID_INPUT',
+        );
+        expect(await store.readAudit()).toHaveLength(count);
+      });
+
+      it("lifting a reported incident's hold keeps the statutory minimum of its report, never earlier", async () => {
+        const i = await store.createIncident(sampleIncident());
+        await store.transition(i.id, { to: 'confirmed', actor: 'rev-a', reason: 'yes' });
+        clock.advance(60_000);
+        const reportedAt = clock.now();
+        await store.transition(i.id, {
+          to: 'reported',
+          actor: 'rev-a',
+          reason: 'sent',
+          reportReference: 'R-1',
+        });
+        const minimum = new Date(reportedAt + 365 * DAY).toISOString();
+        // the report's own hold is the minimum: nothing to lift
+        await expectCode(
+          store.liftLegalHold(i.id, { actor: 'admin-a', reason: 'case closed' }),
+          'ERR_HASHGATE_EVIDENCE_HELD',
+        );
+        await store.setLegalHold(i.id, { actor: 'legal', reason: 'court order', until: T0 + 1000 * DAY });
+        clock.advance(DAY);
+        const lifted = await store.liftLegalHold(i.id, { actor: 'admin-a', reason: 'order lifted' });
+        expect(lifted).toMatchObject({ state: 'reported', legalHoldUntil: minimum });
+        expect((await store.readAudit()).at(-1)).toMatchObject({
+          type: 'incident.legal_hold_lifted',
+          details: { from: new Date(T0 + 1000 * DAY).toISOString(), until: minimum, reason: 'order lifted' },
+        });
+        await expectCode(
+          store.liftLegalHold(i.id, { actor: 'admin-a', reason: 'again' }),
+          'ERR_HASHGATE_EVIDENCE_HELD',
+        );
+        expect((await store.getIncident(i.id))!.legalHoldUntil).toBe(minimum);
+      });
+
+      it('needs a reason and an actor to lift a hold, and a known incident', async () => {
+        const i = await store.createIncident(sampleIncident());
+        await store.setLegalHold(i.id, { actor: 'legal', until: T0 + 30 * DAY });
+        const count = (await store.readAudit()).length;
+        for (const reason of [undefined, '', '   ', 'x'.repeat(2001)]) {
+          await expectCode(
+            store.liftLegalHold(i.id, { actor: 'admin-a', reason } as unknown as {
+              actor: string;
+              reason: string;
+            }),
+            'ERR_HASHGATE_INCIDENT_INVALID_INPUT',
+          );
+        }
+        await expectCode(
+          store.liftLegalHold(i.id, { actor: '', reason: 'r' }),
+          'ERR_HASHGATE_INCIDENT_INVALID_INPUT',
+        );
+        await expectCode(
+          store.liftLegalHold('inc_000000000000000000000000', { actor: 'admin-a', reason: 'r' }),
+          'ERR_HASHGATE_INCIDENT_NOT_FOUND',
+        );
+        expect(await store.readAudit()).toHaveLength(count);
+        expect((await store.getIncident(i.id))!.legalHoldUntil).toBe(new Date(T0 + 30 * DAY).toISOString());
+      });
+
       it('records evidence views and exports; only a view counts as a person seeing the file', async () => {
         const i = await store.createIncident(sampleIncident());
         await store.recordEvidenceAccess(i.id, { actor: 'rev-a', kind: 'exported', details: { to: 'file' } });
@@ -681,6 +773,71 @@ export function runStoreContract(kind: string, make: MakeStore): void {
             .map((d) => d.incidentId)
             .sort(),
         ).toEqual([recent.id, reported.id].sort());
+      });
+
+      it('after a hold is lifted the retention sweep deletes the evidence once it is otherwise due', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'hashgate-lift-'));
+        try {
+          const vault = createEvidenceVault({
+            dir: join(dir, 'evidence'),
+            keys: createEvidenceKeyRing({ current: { id: 'k-a', key: randomBytes(32).toString('base64') } }),
+            now: clock.now,
+          });
+          const withEvidence = async (): Promise<string> => {
+            const id = newIncidentId();
+            const ev = await vault.put(id, { bytes: randomBytes(100) });
+            await store.createIncident(sampleIncident({ id, evidence: ev }));
+            return id;
+          };
+          const dismissed = await withEvidence();
+          await store.setLegalHold(dismissed, { actor: 'legal', reason: 'order 7', until: T0 + 1000 * DAY });
+          await store.transition(dismissed, { to: 'dismissed', actor: 'rev-a', reason: 'fp' });
+          const reported = await withEvidence();
+          await store.transition(reported, { to: 'confirmed', actor: 'rev-a', reason: 'yes' });
+          await store.transition(reported, {
+            to: 'reported',
+            actor: 'rev-a',
+            reason: 'sent',
+            reportReference: 'R-1',
+          });
+          await store.setLegalHold(reported, { actor: 'legal', reason: 'order 8', until: T0 + 1000 * DAY });
+          clock.advance(100 * DAY);
+          expect(await vault.sweep({ store, retentionMs: 90 * DAY })).toEqual({
+            deleted: 0,
+            missing: 0,
+            kept: 0,
+          });
+
+          await store.liftLegalHold(dismissed, { actor: 'admin-a', reason: 'order 7 withdrawn' });
+          await store.liftLegalHold(reported, { actor: 'admin-a', reason: 'order 8 withdrawn' });
+          expect(await vault.sweep({ store, retentionMs: 90 * DAY })).toEqual({
+            deleted: 1,
+            missing: 0,
+            kept: 0,
+          });
+          expect((await store.getIncident(dismissed))!.evidence!.deletedAt).toBe(
+            new Date(clock.now()).toISOString(),
+          );
+          expect((await vault.read(reported)).bytes).toHaveLength(100);
+
+          // the reported incident's evidence goes once its report's year is over, not before
+          clock.set(T0 + 365 * DAY - 1);
+          expect(await vault.sweep({ store, retentionMs: 90 * DAY })).toEqual({
+            deleted: 0,
+            missing: 0,
+            kept: 0,
+          });
+          clock.set(T0 + 365 * DAY);
+          expect(await vault.sweep({ store, retentionMs: 90 * DAY })).toEqual({
+            deleted: 1,
+            missing: 0,
+            kept: 0,
+          });
+          expect((await store.getIncident(reported))!.evidence!.deletedAt).not.toBeNull();
+          expect((await store.verifyAuditChain()).ok).toBe(true);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       });
 
       it('attaches evidence once to an incident that has none', async () => {
