@@ -5,6 +5,7 @@
  * it when lists gain entries. It knows nothing of req/res; `express/` adapts it.
  */
 
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler, Router } from 'express';
@@ -299,6 +300,8 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       );
   }
 
+  // The data folder holds hashes, IP addresses and encrypted evidence: only this user may read it.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const storePromise: Promise<IncidentStore> = config.store
     ? Promise.resolve(config.store)
     : createSqliteStore({ path: join(config.dataDir, 'incidents.sqlite'), now: config.now });

@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { registerCheckCommand } from './check-command';
+import { registerDoctorCommand } from './doctor-command';
 import { registerHashCommand } from './hash-command';
 import { registerIncidentCommands } from './incident-commands';
 import { registerListCommands } from './list-commands';
@@ -21,6 +23,8 @@ export function buildProgram(io = { stdout: process.stdout, stderr: process.stde
   registerHashCommand(program, io);
   registerListCommands(program);
   registerIncidentCommands(program);
+  registerCheckCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 
@@ -29,8 +33,14 @@ async function main(): Promise<void> {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and version exit 0; usage errors exit 2
-      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      // help and version exit 0; commander's own usage errors exit 2; a command's documented
+      // failure code (raised through cmd.error) is kept
+      process.exitCode =
+        err.exitCode === 0
+          ? 0
+          : err.code.startsWith('commander.') && err.code !== 'commander.error'
+            ? 2
+            : err.exitCode;
       return;
     }
     process.stderr.write(`hashgate: ${err instanceof Error ? err.message : String(err)}\n`);
