@@ -46,7 +46,6 @@ function withIncidentHook(inner, onIncident) {
     transition: (id, request) => inner.transition(id, request),
     setLegalHold: (id, request) => inner.setLegalHold(id, request),
     liftLegalHold: (id, request) => inner.liftLegalHold(id, request),
-    liftLegalHold: (id, request) => inner.liftLegalHold(id, request),
     attachEvidence: (id, evidence, action) => inner.attachEvidence(id, evidence, action),
     recordEvidenceAccess: (id, request) => inner.recordEvidenceAccess(id, request),
     listAllowlist: (query) => inner.listAllowlist(query),
