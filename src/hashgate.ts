@@ -494,41 +494,28 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       }
       const radius = Math.min(63, queryRadius[h.type] ?? 0);
       const quality = h.provenance.quality;
-      if (h.variants) {
-        const variants = Object.entries(h.variants).map(([variant, hex]) => ({
-          variant,
-          hash: bytesOf(hex),
-        }));
-        for (const m of index.matchVariants(h.type, variants, radius)) {
-          const e = index.resolve(h.type, m.ref);
-          if (!e) continue;
-          out.push({
-            list: e.list,
-            listVersion: e.listVersion,
-            entryId: e.id,
-            category: e.category,
-            labels: e.labels,
-            type: h.type,
-            distance: m.distance,
-            variant: m.variant as MatchRecord['variant'] & string,
-            ...(quality !== undefined ? { quality } : {}),
-          });
-        }
-      } else {
-        for (const m of index.matchHamming(h.type, bytesOf(h.hex), radius)) {
-          const e = index.resolve(h.type, m.ref);
-          if (!e) continue;
-          out.push({
-            list: e.list,
-            listVersion: e.listVersion,
-            entryId: e.id,
-            category: e.category,
-            labels: e.labels,
-            type: h.type,
-            distance: m.distance,
-            ...(quality !== undefined ? { quality } : {}),
-          });
-        }
+      // One query per hash: all 8 dihedral variants in a batch when PDQ computed them.
+      const found: { ref: number; distance: number; variant?: string }[] = h.variants
+        ? index.matchVariants(
+            h.type,
+            Object.entries(h.variants).map(([variant, hex]) => ({ variant, hash: bytesOf(hex) })),
+            radius,
+          )
+        : index.matchHamming(h.type, bytesOf(h.hex), radius);
+      for (const m of found) {
+        const e = index.resolve(h.type, m.ref);
+        if (!e) continue;
+        out.push({
+          list: e.list,
+          listVersion: e.listVersion,
+          entryId: e.id,
+          category: e.category,
+          labels: e.labels,
+          type: h.type,
+          distance: m.distance,
+          ...(m.variant !== undefined ? { variant: m.variant as NonNullable<MatchRecord['variant']> } : {}),
+          ...(quality !== undefined ? { quality } : {}),
+        });
       }
     }
     return out;

@@ -5,13 +5,14 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidOption } from '../errors';
 import { IncidentErrorCodes, incidentError } from '../incidents/errors';
 import { isIncidentId } from '../incidents/ids';
 import type { IncidentStore } from '../incidents/store';
 import type { EvidenceRef } from '../incidents/types';
+import { fsyncDir } from '../lists/atomic-file';
 import { integerOption, objectOption, rejectUnknownKeys } from '../validate';
 import {
   type EvidenceHeader,
@@ -90,19 +91,6 @@ function ioError(what: string, err: unknown): Error {
     `Could not ${what}${typeof code === 'string' ? ` (${code})` : ''}`,
     err,
   );
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err;
-  } finally {
-    await fh?.close();
-  }
 }
 
 /**
