@@ -4,7 +4,7 @@
  * worker pool — and turns every failure into an `unavailable` reason rather than an exception.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCodes, HashgateError } from '../errors';
@@ -60,14 +60,12 @@ export function exactAsComputed(exact: ExactHashes): ComputedHash[] {
 }
 
 async function sha256Of(source: HashSource): Promise<string> {
-  const h = createHash('sha256');
   if ('bytes' in source) {
-    for (let offset = 0; offset < source.bytes.byteLength; offset += EXACT_SLICE_BYTES) {
-      await yieldToLoop();
-      h.update(source.bytes.subarray(offset, offset + EXACT_SLICE_BYTES));
-    }
-    return h.digest('hex');
+    // WebCrypto digests run in libuv's thread pool: the cache key of an in-memory upload costs the
+    // event loop a copy of the bytes, not the hashing.
+    return Buffer.from(await webcrypto.subtle.digest('SHA-256', source.bytes)).toString('hex');
   }
+  const h = createHash('sha256');
   try {
     for await (const chunk of createReadStream(source.path, {
       highWaterMark: EXACT_SLICE_BYTES,
