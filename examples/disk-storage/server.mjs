@@ -37,12 +37,10 @@ const diskStorage = multer.diskStorage({
   filename: (_req, file, cb) => cb(null, `${randomUUID()}${extname(file.originalname).toLowerCase()}`),
 });
 // The route's scan options go to gate.storage(), where the scan happens: here the uploader's id in
-// your own terms, recorded in incidents with the IP address, port and user agent. (The two casts
-// only bridge hashgate's StorageEngineLike type and @types/multer's StorageEngine for TypeScript's
-// checker; at run time any multer storage engine goes in and one comes out.)
-const scanning = gate.storage(/** @type {any} */ (diskStorage), { uploader: (req) => req.get('x-user-id') });
+// your own terms, recorded in incidents with the IP address, port and user agent.
+const scanning = gate.storage(diskStorage, { uploader: (req) => req.get('x-user-id') });
 const upload = multer({
-  storage: /** @type {any} */ (scanning),
+  storage: scanning,
   limits: { fileSize: 50 * 1024 * 1024, files: 5 },
 });
 

@@ -17,12 +17,10 @@ import type { HashSource } from '../hashing/perceptual';
 
 /** The multer storage engine interface (see multer's StorageEngine.md). */
 export interface StorageEngineLike {
-  _handleFile(
-    req: unknown,
-    file: Record<string, unknown>,
-    cb: (error?: unknown, info?: Record<string, unknown>) => void,
-  ): void;
-  _removeFile(req: unknown, file: Record<string, unknown>, cb: (error: Error | null) => void): void;
+  // Method syntax on purpose: parameters are compared both ways, so multer's own engine type
+  // (express Request, Express.Multer.File) fits here and this type fits multer's `storage` option.
+  _handleFile(req: object, file: object, cb: (error?: unknown, info?: object) => void): void;
+  _removeFile(req: object, file: object, cb: (error: Error | null) => void): void;
 }
 
 /** What the wrapper asks the core for each streamed file. */
@@ -71,7 +69,8 @@ export function createScanningStorage<R>(
   const spoolDir = options.spoolDir ?? tmpdir();
 
   return {
-    _handleFile(req, file, cb) {
+    _handleFile(req, multerFile, cb) {
+      const file = multerFile as Record<string, unknown>;
       const stream = file.stream as Readable;
       const hasher = new ExactHasher();
       const spool: Spool = { chunks: [], bytes: 0 };

@@ -107,10 +107,7 @@ export async function makeTestBed(
   app.post('/any', memory.any(), gate.middleware(), handler);
   app.post(
     '/stored',
-    multer({ storage: gate.storage(multer.diskStorage({ destination: uploads }) as never) as never }).array(
-      'files',
-      5,
-    ),
+    multer({ storage: gate.storage(multer.diskStorage({ destination: uploads })) }).array('files', 5),
     gate.middleware(),
     handler,
   );
