@@ -46,8 +46,10 @@ import {
   type ListPolicy,
   type MatchRecord,
   NO_ALLOWLIST_HIT,
+  OPERATIONAL_FAILURES,
   type UnscannedReason,
 } from './policy/decide';
+import { summarizeScan } from './policy/summarize';
 import { VerdictCache } from './verdict-cache';
 
 /** One file to scan: its bytes or its path, and what the client said about it. */
@@ -647,9 +649,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         hashes: [...exactAsComputed(exact), ...perceptual.hashes],
       };
       matches = findMatches(outcome.hashes);
-      const finished = !perceptual.unavailable.some((u) =>
-        ['overloaded', 'timed-out', 'worker-failed'].includes(u.reason),
-      );
+      const finished = !perceptual.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason));
       if (finished && holder.generation === generation && generation > 0)
         cache.set(exact.sha256, generation, { outcome, matches });
     }
@@ -736,22 +736,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       await storePromise;
       const generation = holder.generation;
       const results = await Promise.all(files.map((f) => scanOne(f, context, generation)));
-      const whenUnavailable = context.policy?.whenUnavailable ?? config.whenUnavailable;
-      const has = (o: FileOutcome): boolean => results.some((r) => r.outcome === o);
-      const rejected = !has('block') && has('unscanned') && whenUnavailable === 'reject';
-      const outcome: FileOutcome = has('block')
-        ? 'block'
-        : has('unscanned')
-          ? 'unscanned'
-          : has('review')
-            ? 'review'
-            : 'allow';
-      return {
-        outcome,
-        rejected,
-        files: results,
-        incidentIds: results.flatMap((r) => (r.incidentId ? [r.incidentId] : [])),
-      };
+      return summarizeScan(results, context.policy?.whenUnavailable ?? config.whenUnavailable);
     },
     status() {
       const state = listState();

@@ -3,13 +3,13 @@
  * `list remove`, `list verify` and `list serve`. Output shows counts, never hashes.
  */
 
-import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { isHashgateError } from '../errors';
 import { hashTypes } from '../hashing/hash-types';
 import { createHasher } from '../hashing/hasher';
-import { DECODABLE_FORMATS, SNIFF_BYTES, sniffFormat } from '../hashing/sniff';
+import { DECODABLE_FORMATS, readFileHead, sniffFormat } from '../hashing/sniff';
 import { createHashTypeResolver, DEFAULT_CATEGORY, type DropCounts, SnapshotBuilder } from '../lists/entries';
 import { ListErrorCodes, listError } from '../lists/errors';
 import { addHashLine, LOCAL_LIST_FORMATS, type LocalListFormat, parseLocalFile } from '../lists/formats';
@@ -74,14 +74,7 @@ interface InputOptions {
 const DEFAULT_IMAGE_HASHES = 'md5,sha1,sha256,pdq,blockhash';
 
 async function isImage(path: string): Promise<boolean> {
-  const handle = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
-    return DECODABLE_FORMATS.has(sniffFormat(head.subarray(0, bytesRead)));
-  } finally {
-    await handle.close();
-  }
+  return DECODABLE_FORMATS.has(sniffFormat((await readFileHead(path)).head));
 }
 
 /**

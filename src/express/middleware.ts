@@ -9,6 +9,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ErrorCodes } from '../errors';
 import type { Hashgate, RoutePolicy, ScanContext, ScanFile, ScanResult } from '../hashgate';
+import { summarizeScan } from '../policy/summarize';
 import { collectMulterFiles, type MulterFile, removeDiskCopies } from './multer-files';
 import { createScanningStorage, SCAN_RESULT, type StorageEngineLike, storedByInner } from './storage';
 
@@ -116,22 +117,10 @@ export function createMiddleware(gate: Hashgate, options: RouteOptions = {}): Re
       const prescanned = files.map((f) => f[SCAN_RESULT] as ScanResult | undefined);
       if (prescanned.every((r) => r !== undefined)) {
         // gate.storage() scanned each file while it streamed in; join the per-file results.
-        const parts = prescanned as ScanResult[];
-        const all = parts.flatMap((p) => p.files);
-        const blocked = parts.some((p) => p.outcome === 'block');
-        const rejected = !blocked && parts.some((p) => p.rejected);
-        result = {
-          outcome: blocked
-            ? 'block'
-            : all.some((f) => f.outcome === 'unscanned')
-              ? 'unscanned'
-              : all.some((f) => f.outcome === 'review')
-                ? 'review'
-                : 'allow',
-          rejected,
-          files: all,
-          incidentIds: parts.flatMap((p) => p.incidentIds),
-        };
+        result = summarizeScan(
+          (prescanned as ScanResult[]).flatMap((p) => p.files),
+          options.whenUnavailable ?? gate.config.whenUnavailable,
+        );
       } else {
         const scanFiles: ScanFile[] = files.map((f) => ({
           ...(f.buffer ? { bytes: f.buffer } : {}),

@@ -4,7 +4,6 @@
  * thread (hash-worker.ts) or, with `workers: 0`, on the calling thread.
  */
 
-import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { BLOCKHASH_BITS, blockhashRgba } from './blockhash';
 import { DECODER_VERSION, type DecodedImage, decodeImage } from './decode';
@@ -19,22 +18,10 @@ import {
   type UnavailableHash,
 } from './outcome';
 import { type PdqDihedralHashes, pdqHash } from './pdq';
-import { SNIFF_BYTES, sniffFormat } from './sniff';
+import { readFileHead, SNIFF_BYTES, sniffFormat } from './sniff';
 
 /** Where the bytes to hash are: in memory, or in a file the decoder reads itself. */
 export type HashSource = { readonly bytes: Uint8Array } | { readonly path: string };
-
-async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {
-  const handle = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
-    const { size } = await handle.stat();
-    return { head: head.subarray(0, bytesRead), size };
-  } finally {
-    await handle.close();
-  }
-}
 
 function perceptualTypes(config: HashingConfig): string[] {
   const types: string[] = [];
@@ -97,7 +84,7 @@ export async function computePerceptual(
     size = source.bytes.byteLength;
   } else {
     try {
-      ({ head, size } = await readHead(source.path));
+      ({ head, size } = await readFileHead(source.path));
     } catch {
       return {
         format: 'unknown',

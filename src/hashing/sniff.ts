@@ -1,5 +1,7 @@
 /** Owns file-type sniffing from the first bytes of an upload: the client's type and file name are never trusted. */
 
+import { open } from 'node:fs/promises';
+
 /** Formats hashgate recognises from magic bytes. */
 export type SniffedFormat =
   | 'jpeg'
@@ -76,4 +78,17 @@ export function sniffFormat(b: Uint8Array): SniffedFormat {
   if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/i.test(head))
     return 'svg';
   return 'unknown';
+}
+
+/** The first {@link SNIFF_BYTES} bytes of a file and its size, read with one open. */
+export async function readFileHead(path: string): Promise<{ head: Uint8Array; size: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+    const { size } = await handle.stat();
+    return { head: head.subarray(0, bytesRead), size };
+  } finally {
+    await handle.close();
+  }
 }

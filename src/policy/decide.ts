@@ -99,7 +99,11 @@ export interface Decision {
 const ACTION_RANK: Readonly<Record<ListAction, number>> = { block: 3, review: 2, log: 1 };
 
 /** Perceptual failures that mean the scan did not finish, as opposed to content that has no perceptual hash. */
-const OPERATIONAL: ReadonlySet<string> = new Set(['overloaded', 'timed-out', 'worker-failed']);
+export const OPERATIONAL_FAILURES: ReadonlySet<string> = new Set([
+  'overloaded',
+  'timed-out',
+  'worker-failed',
+]);
 
 function withinThreshold(m: MatchRecord, policy: ListPolicy): boolean {
   if (m.distance === 0) return true;
@@ -143,7 +147,7 @@ export function decide(input: DecisionInput): Decision {
     return { ...base, action, outcome: action === 'log' ? 'allow' : action };
   }
   if (!input.lists.ready) return { ...base, outcome: 'unscanned', unscannedReason: 'lists-not-ready' };
-  const failed = input.unavailable.find((u) => OPERATIONAL.has(u.reason));
+  const failed = input.unavailable.find((u) => OPERATIONAL_FAILURES.has(u.reason));
   if (failed) return { ...base, outcome: 'unscanned', unscannedReason: failed.reason as UnscannedReason };
   if (!input.lists.fresh) return { ...base, outcome: 'unscanned', unscannedReason: 'lists-stale' };
   return { ...base, outcome: 'allow' };
