@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   const connections = Number(arg('connections', '200'));
   const perClass = Number(arg('per-class', '12'));
   const seed = Number(arg('seed', '1'));
+  const maxQueue = Number(arg('max-queue', '256'));
   const keep = process.argv.includes('--keep');
 
   const dir = mkdtempSync(join(tmpdir(), 'hashgate-bench-load-'));
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
       listUrl: `${listServer.url}ops/`,
       publicKeyPem: list.publicKeyPem,
       refreshIntervalMs: 10_000,
+      hashing: { maxQueue },
     },
     // gate.storage() spools large uploads to the system's temporary folder: make it ours.
     { TMPDIR: spoolDir },
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
     `load benchmark: ${uploads.length} files (${counts('known')} known, ${counts('unknown')} not known, ${counts('non-image')} non-images; ` +
       `${uploads.filter((u) => u.size === 'small').length} small, ${uploads.filter((u) => u.size === 'medium').length} medium, ` +
       `${uploads.filter((u) => u.size === 'large').length} large up to ${mib(Math.max(...uploads.map((u) => u.bytes.length)))}), ` +
-      `${connections} connections, ${seconds} s, seed ${seed}`,
+      `${connections} connections, ${seconds} s, seed ${seed}, hashing.maxQueue ${maxQueue}`,
   );
 
   const random = seededRandom(seed);

@@ -205,7 +205,8 @@ async function main(): Promise<void> {
     );
   });
   app.use((err: Error & { code?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    const key = err.code ?? err.name;
+    // multer's and busboy's messages name no file contents ("Request aborted", "Unexpected end of form").
+    const key = err.code ?? `${err.name}: ${err.message}`;
     handlerErrors[key] = (handlerErrors[key] ?? 0) + 1;
     res.status(err.code?.startsWith('LIMIT_') ? 413 : 500).json({ error: key });
   });
