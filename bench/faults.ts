@@ -151,22 +151,29 @@ async function main(): Promise<void> {
   const pg = startThrowawayPostgres(arg('pg-dir', '/tmp/hg-pg-faults'), Number(arg('pg-port', '5499')));
   if (!pg) console.log('no PostgreSQL binaries: the store is SQLite and the PostgreSQL restart is skipped');
 
-  const server = await startOpsServer(
-    {
-      port: randomPort(),
-      dataDir: join(dir, 'data'),
-      uploadDir,
-      evidenceDir,
-      evidenceKey: randomBytes(32).toString('base64'),
-      listUrl: `http://127.0.0.1:${listServer.port}/ops/`,
-      publicKeyPem: list.publicKeyPem,
-      refreshIntervalMs: 1_000,
-      maxStalenessMs: 4_000,
-      ...(pg ? { postgres: pg.connectionString } : {}),
-      webhookUrl: `http://127.0.0.1:${receiver.port}/hook`,
-    },
-    { TMPDIR: spoolDir },
-  );
+  const serverConfig = {
+    port: randomPort(),
+    dataDir: join(dir, 'data'),
+    uploadDir,
+    evidenceDir,
+    evidenceKey: randomBytes(32).toString('base64'),
+    listUrl: `http://127.0.0.1:${listServer.port}/ops/`,
+    publicKeyPem: list.publicKeyPem,
+    refreshIntervalMs: 1_000,
+    maxStalenessMs: 4_000,
+    ...(pg ? { postgres: pg.connectionString } : {}),
+    webhookUrl: `http://127.0.0.1:${receiver.port}/hook`,
+  };
+  // gate.storage() spools large uploads to the system's temporary folder: make it ours.
+  const serverEnv = { TMPDIR: spoolDir };
+  let server = await startOpsServer(serverConfig, serverEnv);
+  let crashed: string | undefined;
+  const watchCrash = (): void => {
+    server.child.once('exit', (code, signal) => {
+      crashed = `exit ${signal ?? code}`;
+    });
+  };
+  watchCrash();
   const counts = async (): Promise<StoreCounts> =>
     pg ? postgresCounts(pg.connectionString) : sqliteCounts(join(dir, 'data', 'incidents.sqlite'));
   console.log(
@@ -205,6 +212,8 @@ async function main(): Promise<void> {
         ...(body.outcome ? { outcome: body.outcome } : {}),
       };
     } catch (err) {
+      // No server to talk to (it crashed): do not spin.
+      await new Promise((r) => setTimeout(r, 200));
       return { kind: u.kind, at, status: 0, retryAfter: false, error: (err as Error).name };
     }
   };
@@ -212,6 +221,7 @@ async function main(): Promise<void> {
   const settle = async (): Promise<void> => {
     const t0 = Date.now();
     for (;;) {
+      if (crashed) return;
       const s = await server.stats();
       if ((s.inFlight === 0 && s.workers.queued === 0 && s.workers.running === 0) || Date.now() - t0 > 60_000)
         break;
@@ -223,7 +233,8 @@ async function main(): Promise<void> {
   const waitFresh = async (): Promise<void> => {
     const t0 = Date.now();
     while (Date.now() - t0 < 30_000) {
-      const s = await server.stats();
+      const s = await server.stats().catch(() => undefined);
+      if (!s) return;
       if (s.ready && s.fresh && s.lists.every((l) => l.version === latest)) return;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -308,6 +319,7 @@ async function main(): Promise<void> {
   let before = await counts();
   for (const phase of phases) {
     await waitFresh();
+    const strayBefore = countFiles(uploadDir) + countFiles(spoolDir);
     const sent: Sent[] = [];
     let stop = false;
     const workers = Array.from({ length: connections }, async () => {
@@ -337,7 +349,15 @@ async function main(): Promise<void> {
     await Promise.all(workers);
     clearInterval(poll);
     await settle();
-    const stats = await server.stats();
+    const stats = crashed ? undefined : await server.stats();
+    const crashedNow = crashed;
+    if (crashed) {
+      // The process died: start it again (as an orchestrator would) so the outbox and the
+      // remaining faults can be checked; what it acknowledged before dying is checked below.
+      server = await startOpsServer(serverConfig, serverEnv);
+      crashed = undefined;
+      watchCrash();
+    }
     const after = await waitOutbox();
 
     // --- Checks for this phase ---------------------------------------------------------------
@@ -372,10 +392,12 @@ async function main(): Promise<void> {
     const ledgerAdded = after.ledger - before.ledger;
     const knownAccepted = accepted.filter((s) => s.kind === 'known').length;
     const no503RetryAfter = sent.filter((s) => s.status === 503 && !s.retryAfter).length;
-    const other = sent.filter((s) => ![201, 451, 503].includes(s.status)).length;
+    const other = sent.filter((s) => ![0, 201, 451, 503].includes(s.status)).length;
+    const unanswered = sent.filter((s) => s.status === 0).length;
     const undelivered = newIncidents.filter((id) => !webhookIncidents.has(id)).length;
-    const stray = countFiles(uploadDir) + countFiles(spoolDir);
+    const stray = countFiles(uploadDir) + countFiles(spoolDir) - strayBefore;
     const p: string[] = [];
+    if (crashedNow) p.push(`the server process crashed (${crashedNow}) during the fault`);
     if (blockedNoRef + blockedNoIncident > 0)
       p.push(`${blockedNoRef + blockedNoIncident} blocked answers without a recorded incident`);
     if (blockedNoEvidence + evidenceFilesMissing > 0)
@@ -385,6 +407,7 @@ async function main(): Promise<void> {
     if (knownAccepted > 0) p.push(`${knownAccepted} known uploads accepted`);
     if (no503RetryAfter > 0) p.push(`${no503RetryAfter} 503s without Retry-After`);
     if (other > 0) p.push(`${other} answers other than 201/451/503`);
+    if (unanswered > 0) p.push(`${unanswered} uploads got no answer (not acknowledged, so not lost, but refused by a dead server)`);
     if (undelivered > 0) p.push(`${undelivered} incidents whose webhook never arrived`);
     if (stray > 0) p.push(`${stray} stray files`);
     for (const x of p) problems.push(`${phase.name}: ${x}`);
@@ -397,10 +420,11 @@ async function main(): Promise<void> {
       `${Math.min(ledgerAdded, accepted.length)}/${accepted.length}`,
       `${newIncidents.length - undelivered}/${newIncidents.length}`,
       String(stray),
-      p.length === 0 ? 'nothing lost' : 'LOST (see below)',
+      crashedNow ? 'CRASHED' : p.length === 0 ? 'nothing lost' : 'LOST (see below)',
     ]);
     console.log(
-      `${phase.name}: ${sent.length} uploads; ${statusCounts(sent)}; log: ${JSON.stringify(stats.logged)}`,
+      `${phase.name}: ${sent.length} uploads; ${statusCounts(sent)}; ` +
+        (stats ? `server log so far: ${JSON.stringify(stats.logged)}` : `server crashed (${crashedNow})`),
     );
     before = after;
   }
