@@ -174,6 +174,12 @@ async function main(): Promise<void> {
     });
   };
   watchCrash();
+  const replaceServer = async (config: typeof serverConfig & { postgresHostPool?: boolean }): Promise<void> => {
+    await server.stop();
+    server = await startOpsServer(config, serverEnv);
+    crashed = undefined;
+    watchCrash();
+  };
   const counts = async (): Promise<StoreCounts> =>
     pg ? postgresCounts(pg.connectionString) : sqliteCounts(join(dir, 'data', 'incidents.sqlite'));
   console.log(
@@ -253,6 +259,8 @@ async function main(): Promise<void> {
 
   interface Phase {
     name: string;
+    before?: () => Promise<void>;
+    after?: () => Promise<void>;
     inject: () => Promise<void> | void;
     lift: () => Promise<void> | void;
   }
@@ -284,6 +292,13 @@ async function main(): Promise<void> {
             name: 'PostgreSQL restarts',
             inject: () => pg.restart(),
             lift: () => undefined,
+          },
+          {
+            name: 'PostgreSQL restarts (host pool, client error listeners)',
+            before: () => replaceServer({ ...serverConfig, postgresHostPool: true }),
+            inject: () => pg.restart(),
+            lift: () => undefined,
+            after: () => replaceServer(serverConfig),
           },
         ]
       : []),
@@ -318,6 +333,7 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   let before = await counts();
   for (const phase of phases) {
+    await phase.before?.();
     await waitFresh();
     const strayBefore = countFiles(uploadDir) + countFiles(spoolDir);
     const sent: Sent[] = [];
@@ -427,6 +443,7 @@ async function main(): Promise<void> {
         (stats ? `server log so far: ${JSON.stringify(stats.logged)}` : `server crashed (${crashedNow})`),
     );
     before = after;
+    await phase.after?.();
   }
 
   console.log('');

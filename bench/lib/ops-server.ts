@@ -14,6 +14,7 @@
 import { unlink } from 'node:fs/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
+import { Pool } from 'pg';
 import { createEvidenceKeyRing } from '../../src/evidence/keys';
 import { createHashgate } from '../../src/hashgate';
 import { createWebhookDispatcher, type WebhookDispatcher } from '../../src/incidents/outbox-dispatcher';
@@ -34,6 +35,12 @@ export interface OpsServerConfig {
   refreshIntervalMs?: number;
   maxStalenessMs?: number;
   postgres?: string;
+  /**
+   * Give the store a pool the host made, with an error listener on every client (the workaround
+   * for a checked-out client's connection error crashing the process), instead of letting the
+   * store create its own pool.
+   */
+  postgresHostPool?: boolean;
   webhookUrl?: string;
   hashing?: { maxQueue?: number; timeoutMs?: number; workers?: number };
 }
@@ -73,7 +80,12 @@ async function main(): Promise<void> {
     };
   const logger: Logger = { info: () => undefined, warn: count('warn'), error: count('error') };
   let store: IncidentStore | undefined;
-  if (config.postgres) {
+  if (config.postgres && config.postgresHostPool) {
+    const pool = new Pool({ connectionString: config.postgres, max: 10 });
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    store = await createPostgresStore({ pool });
+  } else if (config.postgres) {
     store = await createPostgresStore({ connectionString: config.postgres, maxConnections: 10 });
   }
   const gate = createHashgate({
