@@ -36,8 +36,8 @@ import {
   countFiles,
   MULTIPART_TYPE,
   multipart,
-  printTable,
   postgresCounts,
+  printTable,
   publishKnownList,
   publishVersion,
   randomPort,
@@ -88,7 +88,9 @@ class Restartable {
 async function main(): Promise<void> {
   const folder = process.argv[2];
   if (!folder || folder.startsWith('--')) {
-    console.error('usage: npm run bench:faults -- <folder of photos> [--seconds 14] [--connections 12] [--seed 1]');
+    console.error(
+      'usage: npm run bench:faults -- <folder of photos> [--seconds 14] [--connections 12] [--seed 1]',
+    );
     process.exit(2);
   }
   const seconds = Number(arg('seconds', '14'));
@@ -138,7 +140,8 @@ async function main(): Promise<void> {
           type?: string;
           incident?: { id?: string };
         };
-        if (payload.type === 'incident.created' && payload.incident?.id) webhookIncidents.add(payload.incident.id);
+        if (payload.type === 'incident.created' && payload.incident?.id)
+          webhookIncidents.add(payload.incident.id);
       } catch {
         // counted as a post; an unreadable body is the dispatcher's bug, shown by the check
       }
@@ -174,7 +177,9 @@ async function main(): Promise<void> {
     });
   };
   watchCrash();
-  const replaceServer = async (config: typeof serverConfig & { postgresHostPool?: boolean }): Promise<void> => {
+  const replaceServer = async (
+    config: typeof serverConfig & { postgresHostPool?: boolean },
+  ): Promise<void> => {
     await server.stop();
     server = await startOpsServer(config, serverEnv);
     crashed = undefined;
@@ -348,7 +353,10 @@ async function main(): Promise<void> {
         (s) =>
           listStates.add(
             s.lists
-              .map((l) => `${s.fresh ? 'fresh' : l.stale ? 'stale' : 'ready'}${l.lastError ? ` ${l.lastError.replace('ERR_HASHGATE_', '')}` : ''}`)
+              .map(
+                (l) =>
+                  `${s.fresh ? 'fresh' : l.stale ? 'stale' : 'ready'}${l.lastError ? ` ${l.lastError.replace('ERR_HASHGATE_', '')}` : ''}`,
+              )
               .join(','),
           ),
         () => undefined,
@@ -392,7 +400,9 @@ async function main(): Promise<void> {
     const blocked = sent.filter((s) => s.status === 451);
     const newIncidents = [...after.incidentIds].filter((id) => !before.incidentIds.has(id));
     const blockedNoRef = blocked.filter((s) => !s.reference).length;
-    const blockedNoIncident = blocked.filter((s) => s.reference && !after.incidentIds.has(s.reference)).length;
+    const blockedNoIncident = blocked.filter(
+      (s) => s.reference && !after.incidentIds.has(s.reference),
+    ).length;
     const blockedNoEvidence = blocked.filter(
       (s) => s.reference && after.incidentIds.has(s.reference) && !after.evidenceIds.has(s.reference),
     ).length;
@@ -418,12 +428,16 @@ async function main(): Promise<void> {
       p.push(`${blockedNoRef + blockedNoIncident} blocked answers without a recorded incident`);
     if (blockedNoEvidence + evidenceFilesMissing > 0)
       p.push(`${blockedNoEvidence + evidenceFilesMissing} incidents without evidence`);
-    if (ledgerAdded < accepted.length) p.push(`${accepted.length - ledgerAdded} accepted uploads missing from the ledger`);
+    if (ledgerAdded < accepted.length)
+      p.push(`${accepted.length - ledgerAdded} accepted uploads missing from the ledger`);
     if (acceptedNotAllow > 0) p.push(`${acceptedNotAllow} 2xx answers not scanned as allow`);
     if (knownAccepted > 0) p.push(`${knownAccepted} known uploads accepted`);
     if (no503RetryAfter > 0) p.push(`${no503RetryAfter} 503s without Retry-After`);
     if (other > 0) p.push(`${other} answers other than 201/451/503`);
-    if (unanswered > 0) p.push(`${unanswered} uploads got no answer (not acknowledged, so not lost, but refused by a dead server)`);
+    if (unanswered > 0)
+      p.push(
+        `${unanswered} uploads got no answer (not acknowledged, so not lost, but refused by a dead server)`,
+      );
     if (undelivered > 0) p.push(`${undelivered} incidents whose webhook never arrived`);
     if (stray > 0) p.push(`${stray} stray files`);
     for (const x of p) problems.push(`${phase.name}: ${x}`);

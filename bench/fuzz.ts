@@ -3,12 +3,12 @@
  * pool) and mutated list files through the real parsers, seeded and reproducible:
  *
  *   npm run bench:fuzz -- [--seed 1] [--cases 3000] [--list-cases 3000] [--images test/fixtures/images]
- *       [--workers 2] [--timeout-ms 5000] [--only <case seed>]
+ *       [--workers 2] [--timeout-ms 5000] [--only <image case seed>] [--only-list <list case seed> --kind <kind>]
  *
  * Every case must end in a defined outcome (hashes, an unavailable reason, a stable error code)
  * within the watchdog; the process's memory (main thread and workers) is sampled throughout.
- * Prints the distribution of outcomes by mutation and the failing case seeds (`--only <seed>`
- * replays one). Exits 1 on any failure. Never prints a hash or list content.
+ * Prints the distribution of outcomes by mutation and the failing case seeds (`--only` and
+ * `--only-list` replay one). Exits 1 on any failure. Never prints a hash or list content.
  */
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -39,6 +39,8 @@ async function main(): Promise<void> {
   const workers = Number(arg('workers', '2'));
   const timeoutMs = Number(arg('timeout-ms', '5000'));
   const only = process.argv.includes('--only') ? Number(arg('only', '0')) : undefined;
+  const onlyList = process.argv.includes('--only-list') ? Number(arg('only-list', '0')) : undefined;
+  const replaying = only !== undefined || onlyList !== undefined;
   const watchdogMs = timeoutMs + 20_000;
 
   const files = readdirSync(imagesDir)
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
   };
   if (only !== undefined) {
     await runImage(1, only);
-  } else {
+  } else if (!replaying) {
     // Keep the pool busy: as many cases in flight as workers, plus one.
     let next = 0;
     await Promise.all(
@@ -96,16 +98,23 @@ async function main(): Promise<void> {
   const lists = new Map<string, Tally>();
   const listAll = new Tally();
   const t1 = Date.now();
-  for (let i = 0; i < (only !== undefined ? 0 : listCases); i++) {
-    const s = caseSeed(seed + 0x51, i);
+  const listRuns: { s: number; kind: (typeof LIST_KINDS)[number] }[] =
+    onlyList !== undefined
+      ? [{ s: onlyList, kind: arg('kind', 'ndjson') as (typeof LIST_KINDS)[number] }]
+      : replaying
+        ? []
+        : Array.from({ length: listCases }, (_, i) => ({
+            s: caseSeed(seed + 0x51, i),
+            kind: LIST_KINDS[i % LIST_KINDS.length]!,
+          }));
+  for (const { s, kind } of listRuns) {
     const rng = new Rng(s);
-    const kind = LIST_KINDS[i % LIST_KINDS.length]!;
     const mutation = rng.pick(LIST_MUTATIONS);
     const { outcome, failure } = await listOutcome(rng, kind, mutation, dir, manifest, watchdogMs);
     const t = lists.get(kind) ?? new Tally();
-    t.add(outcome, failure, `${kind} ${mutation}`, s);
+    t.add(outcome, failure, `list ${kind} ${mutation}`, s);
     lists.set(kind, t);
-    listAll.add(outcome, failure, `${kind} ${mutation}`, s);
+    listAll.add(outcome, failure, `list ${kind} ${mutation}`, s);
   }
   const listSeconds = (Date.now() - t1) / 1000;
   sampler.stop();
@@ -115,7 +124,8 @@ async function main(): Promise<void> {
 
   // --- Report -------------------------------------------------------------------------------
   durations.sort((a, b) => a - b);
-  const q = (p: number): number => durations[Math.min(durations.length - 1, Math.floor(p * durations.length))] ?? 0;
+  const q = (p: number): number =>
+    durations[Math.min(durations.length - 1, Math.floor(p * durations.length))] ?? 0;
   console.log('');
   console.log(
     `images: ${durations.length} cases in ${imageSeconds.toFixed(1)} s; per case p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms; ` +
@@ -135,7 +145,7 @@ async function main(): Promise<void> {
       .map(([m, t]) => [m, ...outcomes.map((o) => String(t.counts.get(o) ?? 0))]),
   ]);
   console.log('');
-  console.log(`lists: ${listCases} cases in ${listSeconds.toFixed(1)} s`);
+  console.log(`lists: ${listRuns.length} cases in ${listSeconds.toFixed(1)} s`);
   const listOutcomes = listAll.rows().map(([k]) => k);
   printTable([
     ['outcome (lists)', ...[...lists.keys()]],
@@ -151,9 +161,15 @@ async function main(): Promise<void> {
   const failures = [...all.failures, ...listAll.failures];
   const bounded = sampler.peak <= 1536 * 1024 * 1024;
   console.log('');
-  console.log(`${failures.length === 0 ? 'ok  ' : 'FAIL'} every case ended in a defined outcome within the watchdog`);
-  for (const f of failures.slice(0, 20))
-    console.log(`     ${f.label}: ${f.outcome} (replay: --only ${f.caseSeed}${f.label.startsWith('ndjson') ? ' (list)' : ''})`);
+  console.log(
+    `${failures.length === 0 ? 'ok  ' : 'FAIL'} every case ended in a defined outcome within the watchdog`,
+  );
+  for (const f of failures.slice(0, 20)) {
+    const replay = f.label.startsWith('list ')
+      ? `--only-list ${f.caseSeed} --kind ${f.label.split(' ')[1]}`
+      : `--only ${f.caseSeed}`;
+    console.log(`     ${f.label}: ${f.outcome} (replay: ${replay})`);
+  }
   console.log(`${bounded ? 'ok  ' : 'FAIL'} memory bounded: peak ${mib(sampler.peak)} <= 1.5 GiB`);
   process.exit(failures.length === 0 && bounded ? 0 : 1);
 }

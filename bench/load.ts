@@ -152,7 +152,10 @@ async function main(): Promise<void> {
   // Let the requests the load generator abandoned at the end finish on the server.
   let stats = await server.stats();
   const waitStart = Date.now();
-  while ((stats.inFlight > 0 || stats.workers.queued > 0 || stats.workers.running > 0) && Date.now() - waitStart < 180_000) {
+  while (
+    (stats.inFlight > 0 || stats.workers.queued > 0 || stats.workers.running > 0) &&
+    Date.now() - waitStart < 180_000
+  ) {
     await new Promise((r) => setTimeout(r, 500));
     stats = await server.stats();
   }
@@ -215,12 +218,17 @@ async function main(): Promise<void> {
 
   // --- Checks ---------------------------------------------------------------------------------
   const served = stats.answers;
-  const unexpected = Object.keys(served).filter((k) => !['201', '451', '503'].includes(k) && !k.startsWith('closed-'));
+  const unexpected = Object.keys(served).filter(
+    (k) => !['201', '451', '503'].includes(k) && !k.startsWith('closed-'),
+  );
   const blocked = served['451'] ?? 0;
   const checks: [string, boolean, string][] = [
     [
       'only errors are the policy 503s with Retry-After',
-      unexpected.length === 0 && missingRetryAfter === 0 && stats.unscannedWithoutRetryAfter === 0 && result.errors === 0,
+      unexpected.length === 0 &&
+        missingRetryAfter === 0 &&
+        stats.unscannedWithoutRetryAfter === 0 &&
+        result.errors === 0,
       `other statuses ${JSON.stringify(unexpected)}, 503 without Retry-After ${missingRetryAfter + stats.unscannedWithoutRetryAfter}, client errors ${result.errors} (timeouts ${result.timeouts})`,
     ],
     [

@@ -15,24 +15,15 @@ import { createHasher } from '../../src/hashing/hasher';
 import { SnapshotBuilder } from '../../src/lists/entries';
 import { generateListKeyPair, parsePrivateKey } from '../../src/lists/keys';
 import { publishListVersion } from '../../src/lists/publisher';
+import { seededRandom } from './ops-random';
 import type { OpsServerConfig, OpsServerStats } from './ops-server';
+
+export { seededRandom } from './ops-random';
 
 /** Reads `--name value` from argv, or the fallback. */
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-/** mulberry32: a small seeded generator, so every run with the same seed picks the same files. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What kind of upload a body is, for tallying answers. */
@@ -98,10 +89,22 @@ export function chooseUploads(
     }
   }
   const nonImages: (() => { name: string; type: string; bytes: Buffer })[] = [
-    () => ({ name: 'notes.txt', type: 'text/plain', bytes: Buffer.from('plain text, not an image\n'.repeat(200)) }),
-    () => ({ name: 'report.pdf', type: 'application/pdf', bytes: Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(30_000)]) }),
+    () => ({
+      name: 'notes.txt',
+      type: 'text/plain',
+      bytes: Buffer.from('plain text, not an image\n'.repeat(200)),
+    }),
+    () => ({
+      name: 'report.pdf',
+      type: 'application/pdf',
+      bytes: Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(30_000)]),
+    }),
     () => ({ name: 'noise.bin', type: 'application/octet-stream', bytes: randomBytes(200_000) }),
-    () => ({ name: 'fake.jpg', type: 'image/jpeg', bytes: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(50_000)]) }),
+    () => ({
+      name: 'fake.jpg',
+      type: 'image/jpeg',
+      bytes: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(50_000)]),
+    }),
   ];
   for (let i = 0; i < o.nonImages; i++) {
     const n = nonImages[i % nonImages.length]!();
@@ -121,7 +124,10 @@ export interface PublishedOpsList {
 }
 
 /** Hashes the known photos and publishes version 1 (and `extraVersions` more) of list `ops` in `dir`. */
-export async function publishKnownList(dir: string, knownPaths: readonly string[]): Promise<PublishedOpsList> {
+export async function publishKnownList(
+  dir: string,
+  knownPaths: readonly string[],
+): Promise<PublishedOpsList> {
   const pair = generateListKeyPair();
   const hasher = createHasher({ workers: 1, pdq: { dihedral: false } });
   const entries: { id: string; type: string; hash: string }[] = [];
@@ -140,7 +146,12 @@ export async function publishKnownList(dir: string, knownPaths: readonly string[
   } finally {
     await hasher.close();
   }
-  const list = { publicKeyPem: pair.publicKeyPem, privateKeyPem: pair.privateKeyPem, entries, perceptualPaths };
+  const list = {
+    publicKeyPem: pair.publicKeyPem,
+    privateKeyPem: pair.privateKeyPem,
+    entries,
+    perceptualPaths,
+  };
   await publishVersion(dir, list, 0);
   return list;
 }
@@ -150,7 +161,12 @@ export async function publishVersion(dir: string, list: PublishedOpsList, paddin
   const builder = new SnapshotBuilder();
   for (const e of list.entries) builder.addUntrusted({ ...e, category: 'ops' });
   for (let i = 0; i < padding; i++)
-    builder.addUntrusted({ id: `pad-${i}`, type: 'md5', hash: randomBytes(16).toString('hex'), category: 'ops' });
+    builder.addUntrusted({
+      id: `pad-${i}`,
+      type: 'md5',
+      hash: randomBytes(16).toString('hex'),
+      category: 'ops',
+    });
   const r = await publishListVersion({
     dir,
     name: 'ops',
@@ -186,7 +202,10 @@ export interface OpsServer {
 }
 
 /** Starts `ops-server.js` with `config` and waits until it listens. */
-export async function startOpsServer(config: OpsServerConfig, env: NodeJS.ProcessEnv = {}): Promise<OpsServer> {
+export async function startOpsServer(
+  config: OpsServerConfig,
+  env: NodeJS.ProcessEnv = {},
+): Promise<OpsServer> {
   const child = fork(join(__dirname, 'ops-server.js'), [JSON.stringify(config)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
@@ -318,7 +337,8 @@ export async function postgresCounts(connectionString: string): Promise<StoreCou
   const client = new Client({ connectionString });
   await client.connect();
   try {
-    const incidents = (await client.query('SELECT id, evidence_id AS evidence FROM hashgate.incidents')).rows as {
+    const incidents = (await client.query('SELECT id, evidence_id AS evidence FROM hashgate.incidents'))
+      .rows as {
       id: string;
       evidence: unknown;
     }[];

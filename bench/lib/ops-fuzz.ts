@@ -17,9 +17,15 @@ import sharp from 'sharp';
 import type { Hasher } from '../../src/hashing/hasher';
 import { createHashTypeResolver } from '../../src/lists/entries';
 import { type LocalListFormat, readLocalList } from '../../src/lists/formats';
-import { generateListKeyPair, parsePrivateKey, parsePublicKey, signManifest, verifyManifestSignature } from '../../src/lists/keys';
+import {
+  generateListKeyPair,
+  parsePrivateKey,
+  parsePublicKey,
+  signManifest,
+  verifyManifestSignature,
+} from '../../src/lists/keys';
 import { parseManifest } from '../../src/lists/manifest';
-import { seededRandom } from './ops-common';
+import { seededRandom } from './ops-random';
 
 /** A seeded random source with the helpers the mutators need. */
 export class Rng {
@@ -74,7 +80,11 @@ export async function seedImages(files: readonly { name: string; bytes: Buffer }
   for (const f of files.slice(0, 4)) {
     const small = sharp(f.bytes).resize(160, 160, { fit: 'inside' });
     out.push({ name: `${f.name}.gif`, format: 'gif', bytes: await small.clone().gif().toBuffer() });
-    out.push({ name: `${f.name}.webp`, format: 'webp', bytes: await small.clone().webp({ quality: 70 }).toBuffer() });
+    out.push({
+      name: `${f.name}.webp`,
+      format: 'webp',
+      bytes: await small.clone().webp({ quality: 70 }).toBuffer(),
+    });
     out.push({
       name: `${f.name}.lossless.webp`,
       format: 'webp',
@@ -264,7 +274,8 @@ export function mutateImage(rng: Rng, seed: SeedImage, other: SeedImage, kind: I
       return b.subarray(0, rng.float() < 0.3 ? rng.int(Math.min(b.length, 64)) : rng.int(b.length));
     case 'insert-bytes': {
       const at = rng.int(b.length);
-      const ins = rng.float() < 0.5 ? rng.bytes(1 + rng.int(64)) : Buffer.alloc(1 + rng.int(4096), rng.int(256));
+      const ins =
+        rng.float() < 0.5 ? rng.bytes(1 + rng.int(64)) : Buffer.alloc(1 + rng.int(4096), rng.int(256));
       return Buffer.concat([b.subarray(0, at), ins, b.subarray(at)]);
     }
     case 'delete-bytes': {
@@ -339,7 +350,11 @@ export function pngBomb(side = 20_000): Buffer {
  * Runs one input through the hasher and names the outcome: `pdq=<ok|reason> blockhash=<ok|reason>`,
  * or `threw <code>` / `hung` (failures: the hasher promises never to reject for bad input).
  */
-export async function hashOutcome(hasher: Hasher, bytes: Buffer, watchdogMs: number): Promise<{ outcome: string; failure: boolean }> {
+export async function hashOutcome(
+  hasher: Hasher,
+  bytes: Buffer,
+  watchdogMs: number,
+): Promise<{ outcome: string; failure: boolean }> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<'hung'>((resolve) => {
     timer = setTimeout(() => resolve('hung'), watchdogMs);
@@ -377,7 +392,14 @@ function validHash(rng: Rng, type: string): string {
 }
 
 /** List formats the fuzzer feeds. */
-export const LIST_KINDS = ['ndjson', 'ndjson.gz', 'text', 'threatexchange', 'threatexchange-csv', 'manifest'] as const;
+export const LIST_KINDS = [
+  'ndjson',
+  'ndjson.gz',
+  'text',
+  'threatexchange',
+  'threatexchange-csv',
+  'manifest',
+] as const;
 export type ListKind = (typeof LIST_KINDS)[number];
 
 /** A valid list file of `kind` with a few dozen entries. */
@@ -431,24 +453,28 @@ export const LIST_MUTATIONS = [
 export type ListMutation = (typeof LIST_MUTATIONS)[number];
 
 const HOSTILE_JSON = [
-  '{"id":"x","type":"pdq","hash":"' + '0'.repeat(64) + '"}',
-  '{"id":"x","type":"pdq","hash":"' + 'f'.repeat(64) + '"}',
-  '{"__proto__":{"polluted":1},"id":"p","type":"md5","hash":"' + '1'.repeat(32) + '"}',
-  '{"id":"c","type":"md5","hash":"' + '2'.repeat(32) + '","constructor":{"prototype":{"x":1}}}',
-  '[' .repeat(5000) + ']'.repeat(5000),
-  '{"id":' + '1'.repeat(400) + ',"type":"md5","hash":"aa"}',
-  '{"id":"\\u0000","type":"md5","hash":"' + '3'.repeat(32) + '"}',
-  '{"id":"d","type":"MD5","hash":"' + 'A'.repeat(32) + '"}',
-  '{"id":"e","type":"md5","hash":"' + '4'.repeat(32) + '","labels":' + JSON.stringify(Array(100).fill('l')) + '}',
-  '{"id":"f","type":"md5","hash":"' + '5'.repeat(32) + '","category":"' + 'c'.repeat(5000) + '"}',
+  `{"id":"x","type":"pdq","hash":"${'0'.repeat(64)}"}`,
+  `{"id":"x","type":"pdq","hash":"${'f'.repeat(64)}"}`,
+  `{"__proto__":{"polluted":1},"id":"p","type":"md5","hash":"${'1'.repeat(32)}"}`,
+  `{"id":"c","type":"md5","hash":"${'2'.repeat(32)}","constructor":{"prototype":{"x":1}}}`,
+  '['.repeat(5000) + ']'.repeat(5000),
+  `{"id":${'1'.repeat(400)},"type":"md5","hash":"aa"}`,
+  `{"id":"\\u0000","type":"md5","hash":"${'3'.repeat(32)}"}`,
+  `{"id":"d","type":"MD5","hash":"${'A'.repeat(32)}"}`,
+  '{"id":"e","type":"md5","hash":"' +
+    '4'.repeat(32) +
+    '","labels":' +
+    JSON.stringify(Array(100).fill('l')) +
+    '}',
+  `{"id":"f","type":"md5","hash":"${'5'.repeat(32)}","category":"${'c'.repeat(5000)}"}`,
   '{"id":"g","type":"sha1","hash":null}',
   '{"id":"g","type":"toString","hash":"00"}',
-  '{"id":"h","type":"hasOwnProperty","hash":"' + '6'.repeat(64) + '"}',
+  `{"id":"h","type":"hasOwnProperty","hash":"${'6'.repeat(64)}"}`,
   'null',
   '"a string"',
   '1e400',
-  '\ufeff{"id":"bom","type":"md5","hash":"' + '7'.repeat(32) + '"}',
-  '{"id":"dup","type":"md5","hash":"' + '8'.repeat(32) + '","id":"dup2"}',
+  `\ufeff{"id":"bom","type":"md5","hash":"${'7'.repeat(32)}"}`,
+  `{"id":"dup","type":"md5","hash":"${'8'.repeat(32)}","id":"dup2"}`,
 ];
 
 /** Applies one mutation to list text. */
@@ -503,7 +529,8 @@ export function mutateListText(rng: Rng, text: string, kind: ListMutation): Buff
     }
     case 'overlong-line': {
       const out = [...lines];
-      const long = rng.float() < 0.5 ? 'a'.repeat(70_000 + rng.int(200_000)) : rng.bytes(70_000).toString('latin1');
+      const long =
+        rng.float() < 0.5 ? 'a'.repeat(70_000 + rng.int(200_000)) : rng.bytes(70_000).toString('latin1');
       out.splice(rng.int(out.length + 1), 0, long);
       return Buffer.from(out.join('\n'));
     }
@@ -512,17 +539,38 @@ export function mutateListText(rng: Rng, text: string, kind: ListMutation): Buff
 
 /** Mutations of a signed manifest's JSON: wrong types, missing fields, odd numbers, and the byte-level ones. */
 function mutateManifest(rng: Rng, manifest: Buffer, kind: ListMutation): Buffer {
-  if (kind !== 'swap-fields' && kind !== 'hostile-values') return mutateListText(rng, manifest.toString('utf8'), kind);
+  if (kind !== 'swap-fields' && kind !== 'hostile-values')
+    return mutateListText(rng, manifest.toString('utf8'), kind);
   const o = JSON.parse(manifest.toString('utf8')) as Record<string, unknown>;
   const keys = ['format', 'protocol', 'name', 'version', 'createdAt', 'counts', 'snapshot', 'deltas'];
-  const nasty = [null, -1, 0, 1.5, 2 ** 53, '1', '', 'x'.repeat(5000), [], {}, true, '../../etc/passwd', { path: '/abs' }];
+  const nasty = [
+    null,
+    -1,
+    0,
+    1.5,
+    2 ** 53,
+    '1',
+    '',
+    'x'.repeat(5000),
+    [],
+    {},
+    true,
+    '../../etc/passwd',
+    { path: '/abs' },
+  ];
   const key = rng.pick(keys);
   if (rng.float() < 0.2) delete o[key];
   else if (key === 'snapshot' && typeof o.snapshot === 'object' && o.snapshot !== null && rng.float() < 0.7) {
     const s = o.snapshot as Record<string, unknown>;
     s[rng.pick(['path', 'sha256', 'size', 'entries', 'compression'])] = rng.pick(nasty);
   } else if (key === 'deltas' && rng.float() < 0.5) {
-    o.deltas = Array.from({ length: rng.pick([1, 3, 1000]) }, () => ({ path: 'd.ndjson', from: rng.int(5), to: rng.int(5), sha256: 'ab', size: 1 }));
+    o.deltas = Array.from({ length: rng.pick([1, 3, 1000]) }, () => ({
+      path: 'd.ndjson',
+      from: rng.int(5),
+      to: rng.int(5),
+      sha256: 'ab',
+      size: 1,
+    }));
   } else o[key] = rng.pick(nasty);
   return Buffer.from(JSON.stringify(o, null, 2));
 }
@@ -552,8 +600,25 @@ export function manifestSeed(): ManifestSeed {
     version: 7,
     createdAt: new Date(0).toISOString(),
     counts: { md5: 3, pdq: 2 },
-    snapshot: { path: 'snapshot-7.ndjson.gz', sha256: 'a'.repeat(64), size: 1234, entries: 5, compression: 'gzip' },
-    deltas: [{ path: 'delta-6-7.ndjson.gz', sha256: 'b'.repeat(64), size: 99, from: 6, to: 7, adds: 1, removes: 0, compression: 'gzip' }],
+    snapshot: {
+      path: 'snapshot-7.ndjson.gz',
+      sha256: 'a'.repeat(64),
+      size: 1234,
+      entries: 5,
+      compression: 'gzip',
+    },
+    deltas: [
+      {
+        path: 'delta-6-7.ndjson.gz',
+        sha256: 'b'.repeat(64),
+        size: 99,
+        from: 6,
+        to: 7,
+        adds: 1,
+        removes: 0,
+        compression: 'gzip',
+      },
+    ],
   };
   const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   const signature = Buffer.from(signManifest(bytes, [parsePrivateKey(pair.privateKeyPem)]));
@@ -589,7 +654,8 @@ export async function listOutcome(
         verifyManifestSignature(bytes, manifest.signature, [parsePublicKey(manifest.publicKeyPem)]);
         verified = true;
       } catch (err) {
-        if (!(err as { code?: string }).code) return { outcome: `signature threw ${(err as Error).name}`, failure: true };
+        if (!(err as { code?: string }).code)
+          return { outcome: `signature threw ${(err as Error).name}`, failure: true };
       }
       const changed = !bytes.equals(manifest.bytes);
       return {

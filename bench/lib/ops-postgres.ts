@@ -30,7 +30,10 @@ function run(bin: string, args: string[]): string {
   const asRoot = process.getuid?.() === 0;
   if (!asRoot) return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  return execFileSync('su', ['postgres', '-c', quoted], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('su', ['postgres', '-c', quoted], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /**
@@ -48,7 +51,8 @@ export function startThrowawayPostgres(dir: string, port: number): ThrowawayPost
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     chownSync(dir, uid, gid);
   }
-  if (!existsSync(join(data, 'PG_VERSION'))) run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres']);
+  if (!existsSync(join(data, 'PG_VERSION')))
+    run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres']);
   const opts = `-p ${port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off`;
   const pgctl = (...args: string[]): string => run(join(bin, 'pg_ctl'), ['-D', data, ...args]);
   let running = true;
@@ -59,7 +63,18 @@ export function startThrowawayPostgres(dir: string, port: number): ThrowawayPost
   }
   if (!running) pgctl('-o', opts, '-l', join(dir, 'log'), '-w', 'start');
   const psql = (sql: string): string =>
-    run(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-qAtc', sql]);
+    run(join(bin, 'psql'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '-qAtc',
+      sql,
+    ]);
   psql('DROP DATABASE IF EXISTS hgfaults');
   psql('CREATE DATABASE hgfaults');
   return {

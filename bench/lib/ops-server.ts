@@ -114,7 +114,9 @@ async function main(): Promise<void> {
   if (config.webhookUrl) {
     dispatcher = createWebhookDispatcher({
       store: await gate.store(),
-      endpoints: [{ name: 'receiver', url: config.webhookUrl, secret: 'ops-bench-webhook-secret-0123456789' }],
+      endpoints: [
+        { name: 'receiver', url: config.webhookUrl, secret: 'ops-bench-webhook-secret-0123456789' },
+      ],
       pollIntervalMs: 200,
       retryInitialMs: 200,
       retryMaxMs: 2_000,
@@ -195,7 +197,11 @@ async function main(): Promise<void> {
       logged,
       ready: s.ready,
       fresh: s.fresh,
-      lists: s.lists.map((l) => ({ version: l.version, stale: l.stale, lastError: l.lastError?.code ?? null })),
+      lists: s.lists.map((l) => ({
+        version: l.version,
+        stale: l.stale,
+        lastError: l.lastError?.code ?? null,
+      })),
       workers: s.workers,
     };
     res.json(stats);
