@@ -172,8 +172,10 @@ async function main(): Promise<void> {
   let server = await startOpsServer(serverConfig, serverEnv);
   let crashed: string | undefined;
   const watchCrash = (): void => {
-    server.child.once('exit', (code, signal) => {
-      crashed = `exit ${signal ?? code}`;
+    const current = server;
+    // 'close' comes after the child's standard error is read to the end.
+    current.child.once('close', (code, signal) => {
+      if (current === server) crashed = `exit ${signal ?? code}: ${current.firstError() ?? 'no error printed'}`;
     });
   };
   watchCrash();
@@ -233,7 +235,13 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     for (;;) {
       if (crashed) return;
-      const s = await server.stats();
+      const s = await server.stats().catch(() => undefined);
+      if (!s) {
+        // Dead: wait for its 'close' (which sets `crashed`), at most 10 s.
+        if (Date.now() - t0 > 10_000) return;
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
       if ((s.inFlight === 0 && s.workers.queued === 0 && s.workers.running === 0) || Date.now() - t0 > 60_000)
         break;
       await new Promise((r) => setTimeout(r, 250));
@@ -373,7 +381,7 @@ async function main(): Promise<void> {
     await Promise.all(workers);
     clearInterval(poll);
     await settle();
-    const stats = crashed ? undefined : await server.stats();
+    const stats = crashed ? undefined : await server.stats().catch(() => undefined);
     const crashedNow = crashed;
     if (crashed) {
       // The process died: start it again (as an orchestrator would) so the outbox and the

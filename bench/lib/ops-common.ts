@@ -197,6 +197,8 @@ export const MULTIPART_TYPE = `multipart/form-data; boundary=${BOUNDARY}`;
 export interface OpsServer {
   readonly child: ChildProcess;
   readonly base: string;
+  /** The first line of the server's standard error that names an error, if any. */
+  firstError(): string | undefined;
   stats(): Promise<OpsServerStats>;
   stop(): Promise<void>;
 }
@@ -207,8 +209,13 @@ export async function startOpsServer(
   env: NodeJS.ProcessEnv = {},
 ): Promise<OpsServer> {
   const child = fork(join(__dirname, 'ops-server.js'), [JSON.stringify(config)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
+  });
+  // Kept, not printed: a crash's stack trace is summarised by the caller.
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString('utf8')).slice(-16_384);
   });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
@@ -218,6 +225,12 @@ export async function startOpsServer(
   return {
     child,
     base,
+    firstError() {
+      return stderr
+        .split('\n')
+        .find((l) => /^\w*Error\b|^error:/.test(l.trim()))
+        ?.trim();
+    },
     async stats() {
       return (await (await fetch(`${base}/stats`)).json()) as OpsServerStats;
     },
