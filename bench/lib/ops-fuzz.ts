@@ -658,8 +658,9 @@ export async function listOutcome(
           return { outcome: `signature threw ${(err as Error).name}`, failure: true };
       }
       const changed = !bytes.equals(manifest.bytes);
+      const signature = verified ? 'signature verifies' : 'signature refused';
       return {
-        outcome: `${parsed}${changed ? '' : ' (unchanged)'}`,
+        outcome: `${parsed}, ${signature}${changed ? '' : ' (unchanged)'}`,
         failure: changed && verified,
       };
     }
