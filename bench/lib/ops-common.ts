@@ -277,10 +277,9 @@ export class RssSampler {
   get peak(): number {
     return Math.max(0, ...this.samples.map((s) => s.rss));
   }
-  /** Peak RSS within [from, to) as fractions of the sampled time. */
-  peakBetween(from: number, to: number): number {
-    const end = this.samples.at(-1)?.t ?? 0;
-    const inRange = this.samples.filter((s) => s.t >= from * end && s.t < to * end);
+  /** Peak RSS within [from, to) as fractions of `span` seconds (default: the sampled time). */
+  peakBetween(from: number, to: number, span = this.samples.at(-1)?.t ?? 0): number {
+    const inRange = this.samples.filter((s) => s.t >= from * span && s.t < to * span);
     return Math.max(0, ...inRange.map((s) => s.rss));
   }
 }
