@@ -105,6 +105,16 @@ async function main(): Promise<void> {
   let missingRetryAfter = 0;
   let knownAccepted = 0;
   const sampler = new RssSampler(server.child.pid!, 500);
+  // The main thread's JavaScript heap and Buffers next to the RSS: if they stay flat while the
+  // RSS grows, the growth is native memory (the decoders in the workers, or the allocator).
+  const heap: { t: number; heapUsed: number; external: number }[] = [];
+  const t0 = Date.now();
+  const heapTimer = setInterval(() => {
+    fetch(`${server.base}/stats`, { signal: AbortSignal.timeout(4_000) })
+      .then((r) => r.json() as Promise<{ heapUsed: number; external: number }>)
+      .then((s) => heap.push({ t: (Date.now() - t0) / 1000, heapUsed: s.heapUsed, external: s.external }))
+      .catch(() => undefined);
+  }, 5_000);
   const pick = (): { u: Upload; body: Buffer; altered: boolean } => {
     const i = Math.floor(random() * uploads.length);
     const u = uploads[i]!;
@@ -161,6 +171,7 @@ async function main(): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 500)); // the ledger batch
   sampler.stop();
+  clearInterval(heapTimer);
   stats = await server.stats();
   const leftUploads = countFiles(uploadDir);
   const leftSpool = countFiles(spoolDir);
@@ -208,6 +219,13 @@ async function main(): Promise<void> {
     `server RSS over time: ${s
       .filter((_, i) => i % every === 0)
       .map((x) => `${x.t.toFixed(0)}s ${mib(x.rss)}`)
+      .join(', ')}`,
+  );
+  const everyHeap = Math.max(1, Math.floor(heap.length / 12));
+  console.log(
+    `server main-thread heap used / external (Buffers): ${heap
+      .filter((_, i) => i % everyHeap === 0)
+      .map((x) => `${x.t.toFixed(0)}s ${mib(x.heapUsed)} / ${mib(x.external)}`)
       .join(', ')}`,
   );
   // Thirds of the load itself; the drain afterwards (abandoned requests finishing) is reported apart.

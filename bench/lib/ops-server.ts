@@ -48,6 +48,9 @@ export interface OpsServerConfig {
 /** What `/stats` answers: counts only. */
 export interface OpsServerStats {
   rss: number;
+  /** JavaScript heap and memory held by JavaScript objects outside it (Buffers), main thread only. */
+  heapUsed: number;
+  external: number;
   acceptedFiles: number;
   /** Status codes of the answers the server sent (`closed-…` when the client left first). */
   answers: Record<string, number>;
@@ -181,6 +184,8 @@ async function main(): Promise<void> {
     const s = gate.status();
     const stats: OpsServerStats = {
       rss: process.memoryUsage().rss,
+      heapUsed: process.memoryUsage().heapUsed,
+      external: process.memoryUsage().external,
       acceptedFiles,
       answers,
       inFlight,
