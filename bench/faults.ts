@@ -175,7 +175,8 @@ async function main(): Promise<void> {
     const current = server;
     // 'close' comes after the child's standard error is read to the end.
     current.child.once('close', (code, signal) => {
-      if (current === server) crashed = `exit ${signal ?? code}: ${current.firstError() ?? 'no error printed'}`;
+      if (current === server)
+        crashed = `exit ${signal ?? code}: ${current.firstError() ?? 'no error printed'}`;
     });
   };
   watchCrash();
