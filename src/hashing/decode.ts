@@ -6,6 +6,7 @@
  */
 
 import sharp, { type Metadata } from 'sharp';
+import { readImageHeader } from './image-header';
 import { DECODABLE_FORMATS, type SniffedFormat, sniffFormat } from './sniff';
 
 /** Limits applied to every decode. Every field is required here; defaults live in the options parser. */
@@ -67,6 +68,29 @@ export const DECODER_VERSION = `sharp ${sharp.versions.sharp ?? 'unknown'} / lib
 
 const KNOWN_NON_RASTER: ReadonlySet<SniffedFormat> = new Set(['svg', 'bmp', 'ico', 'jxl', 'mp4', 'webm']);
 
+/** What the decoder needs to know about a file before it decodes it. */
+interface HeaderFacts {
+  readonly width: number;
+  readonly height: number;
+  readonly pages: number;
+  readonly space: string;
+  readonly depth: string;
+  readonly orientation?: number;
+  readonly hasIcc: boolean;
+}
+
+function factsOf(meta: Metadata): HeaderFacts {
+  return {
+    width: meta.width ?? 0,
+    height: meta.height ?? 0,
+    pages: meta.pages ?? 1,
+    space: meta.space ?? 'unknown',
+    depth: meta.depth ?? 'unknown',
+    ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
+    hasIcc: meta.hasProfile === true,
+  };
+}
+
 function failure(reason: DecodeFailureReason, detail: string, format: SniffedFormat): DecodeResult {
   return { ok: false, reason, detail, format };
 }
@@ -89,7 +113,8 @@ function classifySharpError(err: unknown): { reason: DecodeFailureReason; detail
  * Never throws for bad input: every failure is a {@link DecodeResult} with a reason.
  *
  * @param input - the file's bytes, or a path sharp reads itself
- * @param head - the file's first bytes, for sniffing (defaults to `input` when it is a buffer)
+ * @param head - the file's first bytes, for sniffing; when `input` is a path, also for reading a JPEG
+ *   or PNG header (a head that ends before the image data costs a metadata pass)
  */
 export async function decodeImage(
   input: Uint8Array | string,
@@ -114,15 +139,21 @@ export async function decodeImage(
     sequentialRead: true,
   } as const;
 
-  let meta: Metadata;
-  try {
-    meta = await sharp(src, { ...base, limitInputPixels: false }).metadata();
-  } catch (err) {
-    const { reason, detail } = classifySharpError(err);
-    return failure(reason, detail, format);
+  // JPEG and PNG headers are read here from the bytes already in hand; any other format, or a
+  // header that is not plain, costs a metadata pass through libvips first.
+  const header = readImageHeader(format, typeof input === 'string' ? head : input);
+  let facts: HeaderFacts;
+  if (header !== undefined) {
+    facts = { ...header, pages: 1 };
+  } else {
+    try {
+      facts = factsOf(await sharp(src, { ...base, limitInputPixels: false }).metadata());
+    } catch (err) {
+      const { reason, detail } = classifySharpError(err);
+      return failure(reason, detail, format);
+    }
   }
-  const width = meta.width ?? 0;
-  const height = meta.height ?? 0;
+  const { width, height, pages } = facts;
   if (width <= 0 || height <= 0) return failure('undecodable', 'the image header declares no size', format);
   if (width * height > limits.maxPixels) {
     return failure(
@@ -131,7 +162,6 @@ export async function decodeImage(
       format,
     );
   }
-  const pages = meta.pages ?? 1;
   if (limits.frame >= pages) return failure('undecodable', `the image has no frame ${limits.frame}`, format);
 
   try {
@@ -139,28 +169,33 @@ export async function decodeImage(
     // CMYK has no meaning for the luminance formula: convert it to RGB with libvips' built-in
     // CMYK profile. Greyscale is expanded to RGB by replication (exact for 8-bit samples), and
     // flagged so that PDQ reads the grey value directly as luminance.
-    if (meta.space === 'cmyk') pipeline = pipeline.toColourspace('srgb');
+    if (facts.space === 'cmyk') pipeline = pipeline.toColourspace('srgb');
     const { data, info } = await pipeline
       .ensureAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 4 || data.length !== info.width * info.height * 4) {
+    if (
+      info.channels !== 4 ||
+      info.width !== width ||
+      info.height !== height ||
+      data.length !== width * height * 4
+    ) {
       return failure('undecodable', 'the decoder returned an unexpected pixel layout', format);
     }
     return {
       ok: true,
       image: {
         data,
-        width: info.width,
-        height: info.height,
+        width,
+        height,
         channels: 4,
-        grey: meta.space === 'b-w' || meta.space === 'grey16',
+        grey: facts.space === 'b-w' || facts.space === 'grey16',
         format,
         pages,
-        ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
-        space: meta.space ?? 'unknown',
-        depth: meta.depth ?? 'unknown',
-        hasIcc: meta.hasProfile === true,
+        ...(facts.orientation !== undefined ? { orientation: facts.orientation } : {}),
+        space: facts.space,
+        depth: facts.depth,
+        hasIcc: facts.hasIcc,
       },
     };
   } catch (err) {

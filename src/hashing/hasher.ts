@@ -134,8 +134,13 @@ export function createHasher(options: HashingOptions = {}): Hasher {
       return computePerceptual(source, config);
     }
     try {
-      // A buffer is copied to the worker (structured clone), never transferred: it belongs to
-      // the caller (multer's req.file.buffer) and must stay usable.
+      // The caller's buffer (multer's req.file.buffer) must stay usable, so the worker gets a
+      // copy of exactly its bytes, transferred: one copy, where a structured clone of the view
+      // would copy its whole backing store twice (serialise, then deserialise).
+      if ('bytes' in source) {
+        const bytes = new Uint8Array(source.bytes);
+        return await pool.run({ source: { bytes }, config }, [bytes.buffer]);
+      }
       return await pool.run({ source, config });
     } catch (err) {
       const { reason, detail } = poolFailureReason(err);

@@ -28,7 +28,7 @@ export type PdqDihedralVariant = (typeof PDQ_DIHEDRAL_VARIANTS)[number];
 let dctMatrix: Float32Array | undefined;
 
 /** The 16x64 DCT basis (row-major): D[i][j] = fround(s * cos((pi/128) * (i+1) * (2j+1))), s = fround(sqrt(2/64)), product in double. */
-function dctBasis(): Float32Array {
+export function dctBasis(): Float32Array {
   if (dctMatrix === undefined) {
     const d = new Float32Array(16 * 64);
     const scale = fround(Math.sqrt(2 / 64));
@@ -90,21 +90,49 @@ export function pdqDct16(buffer: Float32Array, out: Float32Array): void {
   }
 }
 
-/**
- * Median threshold and bit layout (steps 7 and 8): bit k = 16i + j is set when B[i][j] is greater
- * than the lower median (the 128th smallest value); the 256-bit number is written big-endian, so
- * bit k lives in byte 31 - floor(k / 8). Returns 32 new bytes. `scratch` (256 floats) is clobbered.
- */
-export function pdqBits(dct: Float32Array, scratch: Float32Array): Uint8Array {
+/** The lower median of 256 DCT values (the 128th smallest), the threshold of step 7. `scratch` (256 floats) is clobbered. */
+export function pdqMedian(dct: Float32Array, scratch: Float32Array): number {
   scratch.set(dct);
   scratch.sort();
-  const median = scratch[127]!;
+  return scratch[127]!;
+}
+
+/**
+ * Bit layout (step 8): bit k = 16i + j is set when B[i][j] is greater than `median`; the 256-bit
+ * number is written big-endian, so bit k lives in byte 31 - floor(k / 8). Returns 32 new bytes.
+ */
+export function pdqBitsAbove(dct: Float32Array, median: number): Uint8Array {
   const bytes = new Uint8Array(32);
   for (let k = 0; k < 256; k++) {
     if (dct[k]! > median) bytes[31 - (k >> 3)]! |= 1 << (k & 7);
   }
   return bytes;
 }
+
+/**
+ * Median threshold and bit layout (steps 7 and 8): {@link pdqBitsAbove} the {@link pdqMedian}.
+ * Returns 32 new bytes. `scratch` (256 floats) is clobbered.
+ */
+export function pdqBits(dct: Float32Array, scratch: Float32Array): Uint8Array {
+  return pdqBitsAbove(dct, pdqMedian(dct, scratch));
+}
+
+/**
+ * Which sign pattern a dihedral variant applies to the DCT (see {@link pdqDihedralDct}): 0 none,
+ * 1 negate even columns, 2 negate even rows, 3 negate where row and column parity differ.
+ * Variants with the same pattern hold the same 256 values, only transposed, so they share a
+ * median.
+ */
+export const PDQ_DIHEDRAL_SIGNS: Readonly<Record<PdqDihedralVariant, 0 | 1 | 2 | 3>> = {
+  orig: 0,
+  flipplus1: 0,
+  rot90: 1,
+  flipy: 1,
+  rot270: 2,
+  flipx: 2,
+  rot180: 3,
+  flipminus1: 3,
+};
 
 /**
  * Writes into `out` the DCT of a dihedral variant of the image, derived from the DCT `a` of the

@@ -1,5 +1,6 @@
 /**
- * Owns the inner loops of PDQ's tent filter (specs/pdq.md steps 1 and 3) behind one interface,
+ * Owns the inner loops of PDQ's tent filter (specs/pdq.md steps 1 and 3), and the quality and DCT
+ * of its 64x64 output (steps 5 and 6), behind one interface,
  * and their plain JavaScript implementation (Float32Array buffers, `Math.fround` after every
  * operation). pdq-wasm.ts implements the same interface in WebAssembly; both give identical bits.
  *
@@ -11,6 +12,8 @@
  * float32 (by `Math.fround` or by a store into the Float32Array): for +, -, * and / that is
  * exactly the native float32 result.
  */
+
+import { pdqDct16, pdqQuality } from './pdq-dct';
 
 /**
  * `Math.fround` read once: inside a vm context (jest) every `Math.fround` lookup in a hot loop goes
@@ -88,6 +91,10 @@ export interface PdqKernels {
   colSlideEmit(sum: number, a: number, o: number, dst: number, n: number, w: number): void;
   /** `sum[c] = sum[c] - o[c]; dst[c] = sum[c] / count` for c < n (n a multiple of 4). */
   colSubEmit(sum: number, o: number, dst: number, n: number, count: number): void;
+  /** PDQ quality (step 5) of the 64x64 filtered luma, as {@link pdqQuality} computes it. */
+  quality(buffer: Float32Array): number;
+  /** The 16x16 DCT (step 6) of the 64x64 filtered luma into `out`, as {@link pdqDct16} computes it. */
+  dct16(buffer: Float32Array, out: Float32Array): void;
 }
 
 /** The float32 luma terms fround(c * v) for v = 0..255: R at 0, G at 256, B at 512. */
@@ -292,6 +299,14 @@ class JsKernels implements PdqKernels {
       f[sum + c] = s;
       f[dst + c] = s / w;
     }
+  }
+
+  quality(buffer: Float32Array): number {
+    return pdqQuality(buffer);
+  }
+
+  dct16(buffer: Float32Array, out: Float32Array): void {
+    pdqDct16(buffer, out);
   }
 
   colSubEmit(sum: number, o: number, dst: number, n: number, count: number): void {

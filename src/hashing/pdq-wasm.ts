@@ -12,6 +12,7 @@
  * kernels; the tests check that both give identical bits.
  */
 
+import { dctBasis } from './pdq-dct';
 import { COLS_AT, HEAP_FIXED, type PdqHeap, type PdqKernels } from './pdq-kernels';
 import {
   bump,
@@ -20,6 +21,7 @@ import {
   encodeModule,
   f32x4Bytes,
   I32,
+  i32x4Bytes,
   Locals,
   laneBytes,
   lessThan,
@@ -383,6 +385,142 @@ function columnFunction(kind: 'Add' | 'AddEmit' | 'SlideEmit' | 'SubEmit'): Wasm
   };
 }
 
+/** Bytes of one row of the 64x64 filtered luma (64 float32 values). */
+const LUMA_ROW = 256;
+
+/**
+ * matmul{vectors}(a, b, dst, rows), addresses in bytes: `rows` rows of dst = A x B, where A has
+ * rows of 64 floats and B has 64 rows of `vectors` f32x4 values; dst rows are as wide as B's.
+ * Each output value is the float32 sum of the 64 products A[r][k] * B[k][c] added in k order from
+ * zero, as pdqDct16 adds them; the lanes hold four adjacent output columns.
+ */
+function matmulFunction(vectors: number): WasmFunction {
+  const a = 0;
+  const b = 1;
+  const dst = 2;
+  const rows = 3;
+  const l = new Locals(4);
+  const k = l.add(I32);
+  const q = l.add(I32);
+  const s = l.add(V128);
+  const acc = l.addMany(V128, vectors);
+  const rowBytes = vectors * 16;
+  return {
+    name: `matmul${vectors}`,
+    params: 4,
+    locals: l.types,
+    body: whileLoop(
+      [...op.get(rows), ...op.i32(0), ...op.i32GtS],
+      acc.flatMap((x) => [...op.v128Const(f32x4Bytes(0)), ...op.set(x)]),
+      [...op.i32(0), ...op.set(k), ...op.get(b), ...op.set(q)],
+      whileLoop(
+        [...op.get(k), ...op.i32(LUMA_ROW), ...op.i32LtU],
+        [...op.get(a), ...op.get(k), ...op.i32Add, ...op.f32Load(), ...op.f32x4Splat, ...op.set(s)],
+        ...acc.map((x, m) => [
+          ...op.get(x),
+          ...op.get(s),
+          ...op.get(q),
+          ...op.v128Load(16 * m),
+          ...op.f32x4Mul,
+          ...op.f32x4Add,
+          ...op.set(x),
+        ]),
+        bump(k, 4),
+        bump(q, rowBytes),
+      ),
+      acc.flatMap((x, m) => [...op.get(dst), ...op.get(x), ...op.v128Store(16 * m)]),
+      bump(a, LUMA_ROW),
+      bump(dst, rowBytes),
+      bump(rows, -1),
+    ),
+  };
+}
+
+/**
+ * quality(src, dst), addresses in bytes: over the 64x64 floats at src, the int32 lanes at dst
+ * receive four partial sums of |trunc(((u - v) * 100) / 255)| (float32 operations) over every
+ * vertical and horizontal pair of neighbours, as pdqQuality sums them. The horizontal pairs of a
+ * row's last column are masked out; they read up to 4 bytes past the 64x64 floats.
+ */
+function qualityFunction(): WasmFunction {
+  const src = 0;
+  const dst = 1;
+  const l = new Locals(2);
+  const p = l.add(I32);
+  const end = l.add(I32);
+  const acc = l.add(V128);
+  const hundred = l.add(V128);
+  const divisor = l.add(V128);
+  const lastColumn = l.add(V128);
+  const pair = (u: number, v: number, mask: boolean): Code => [
+    ...op.get(acc),
+    ...op.get(p),
+    ...op.v128Load(u),
+    ...op.get(p),
+    ...op.v128Load(v),
+    ...op.f32x4Sub,
+    ...op.get(hundred),
+    ...op.f32x4Mul,
+    ...op.get(divisor),
+    ...op.f32x4Div,
+    ...op.i32x4TruncSatF32x4,
+    ...op.i32x4Abs,
+    ...(mask ? [...op.get(lastColumn), ...op.v128And] : []),
+    ...op.i32x4Add,
+    ...op.set(acc),
+  ];
+  const blocks = Array.from({ length: 16 }, (_, m) => m);
+  const rowsUpTo = (last: number): Code => [
+    ...op.get(src),
+    ...op.i32(last * LUMA_ROW),
+    ...op.i32Add,
+    ...op.set(end),
+    ...op.get(src),
+    ...op.set(p),
+  ];
+  return {
+    name: 'quality',
+    params: 2,
+    locals: l.types,
+    body: [
+      ...op.v128Const(f32x4Bytes(100)),
+      ...op.set(hundred),
+      ...op.v128Const(f32x4Bytes(255)),
+      ...op.set(divisor),
+      ...op.v128Const([...i32x4Bytes(-1).slice(0, 12), 0, 0, 0, 0]),
+      ...op.set(lastColumn),
+      // vertical pairs: rows 0 to 62 with the row below
+      ...rowsUpTo(63),
+      ...whileLoop(
+        lessThan(p, end),
+        ...blocks.map((m) => pair(16 * m, LUMA_ROW + 16 * m, false)),
+        bump(p, LUMA_ROW),
+      ),
+      // horizontal pairs: every row, column j with column j + 1
+      ...rowsUpTo(64),
+      ...whileLoop(
+        lessThan(p, end),
+        ...blocks.map((m) => pair(16 * m, 16 * m + 4, m === 15)),
+        bump(p, LUMA_ROW),
+      ),
+      ...op.get(dst),
+      ...op.get(acc),
+      ...op.v128Store(),
+    ],
+  };
+}
+
+/** Slots of the quality and DCT region of the heap: luma, padding, D, D transposed, D x luma, the DCT. */
+const FINISH = {
+  luma: HEAP_FIXED,
+  sums: HEAP_FIXED + 4096,
+  basis: HEAP_FIXED + 4096 + 8,
+  basisT: HEAP_FIXED + 4096 + 8 + 1024,
+  partial: HEAP_FIXED + 4096 + 8 + 2048,
+  dct: HEAP_FIXED + 4096 + 8 + 3072,
+  end: HEAP_FIXED + 4096 + 8 + 3072 + 256,
+} as const;
+
 type WasmKernel = (...args: number[]) => void;
 
 interface WasmExports {
@@ -398,6 +536,9 @@ interface WasmExports {
   colAddEmit: WasmKernel;
   colSlideEmit: WasmKernel;
   colSubEmit: WasmKernel;
+  matmul16: WasmKernel;
+  matmul4: WasmKernel;
+  quality: WasmKernel;
 }
 
 /** The kernels in WebAssembly. Heap offsets from the interface (slots) become byte addresses (x4). */
@@ -423,6 +564,9 @@ class WasmKernels implements PdqKernels {
       columnFunction('AddEmit'),
       columnFunction('SlideEmit'),
       columnFunction('SubEmit'),
+      matmulFunction(16),
+      matmulFunction(4),
+      qualityFunction(),
     ]);
     this.#memory = new wasm.Memory({ initial: 1 });
     const instance = new wasm.Instance(new wasm.Module(bytes), { env: { mem: this.#memory } });
@@ -497,6 +641,38 @@ class WasmKernels implements PdqKernels {
   colSubEmit(sum: number, o: number, dst: number, n: number, count: number): void {
     this.#x.colSubEmit(sum * 4, o * 4, dst * 4, n, count);
   }
+
+  quality(buffer: Float32Array): number {
+    const { f32, i32 } = this.reserve(FINISH.end);
+    f32.set(buffer, FINISH.luma);
+    this.#x.quality(FINISH.luma * 4, FINISH.sums * 4);
+    const total = i32[FINISH.sums]! + i32[FINISH.sums + 1]! + i32[FINISH.sums + 2]! + i32[FINISH.sums + 3]!;
+    return Math.min(100, Math.floor(total / 90));
+  }
+
+  dct16(buffer: Float32Array, out: Float32Array): void {
+    const { f32 } = this.reserve(FINISH.end);
+    f32.set(buffer, FINISH.luma);
+    f32.set(dctBasis(), FINISH.basis);
+    f32.set(dctBasisTransposed(), FINISH.basisT);
+    // D x luma (16 rows of 64), then (D x luma) x D^T (16 rows of 16)
+    this.#x.matmul16(FINISH.basis * 4, FINISH.luma * 4, FINISH.partial * 4, 16);
+    this.#x.matmul4(FINISH.partial * 4, FINISH.basisT * 4, FINISH.dct * 4, 16);
+    out.set(f32.subarray(FINISH.dct, FINISH.dct + 256));
+  }
+}
+
+let basisTransposed: Float32Array | undefined;
+
+/** The DCT basis transposed: 64 rows of 16 values, row k holding D[0..15][k]. */
+function dctBasisTransposed(): Float32Array {
+  if (basisTransposed === undefined) {
+    const d = dctBasis();
+    const t = new Float32Array(64 * 16);
+    for (let i = 0; i < 16; i++) for (let k = 0; k < 64; k++) t[k * 16 + i] = d[i * 64 + k]!;
+    basisTransposed = t;
+  }
+  return basisTransposed;
 }
 
 let wasmKernels: PdqKernels | null | undefined;

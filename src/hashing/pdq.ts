@@ -8,12 +8,12 @@ import { ErrorCodes, HashgateError, invalidOption } from '../errors';
 import { weightBytes } from './hamming';
 import { PERCEPTUAL_WEIGHT_RANGE, toHex } from './hash-types';
 import {
+  PDQ_DIHEDRAL_SIGNS,
   PDQ_DIHEDRAL_VARIANTS,
   type PdqDihedralVariant,
-  pdqBits,
-  pdqDct16,
+  pdqBitsAbove,
   pdqDihedralDct,
-  pdqQuality,
+  pdqMedian,
 } from './pdq-dct';
 import { pdqFilterDecimate } from './pdq-filter';
 import { type PdqKernels, pdqJsKernels } from './pdq-kernels';
@@ -263,23 +263,27 @@ export function pdqHash(pixels: PdqPixels, options?: PdqOptions): PdqResult {
   const data = squash ? squash512(pixels) : pixels.data;
   const buffer = new Float32Array(64 * 64);
   pdqFilterDecimate(kernels, data, width, height, pixels.channels, buffer);
-  const quality = pdqQuality(buffer);
+  const quality = kernels.quality(buffer);
   const dct = new Float32Array(256);
-  pdqDct16(buffer, dct);
+  kernels.dct16(buffer, dct);
   const scratch = new Float32Array(256);
-  const main = hashValue(pdqBits(dct, scratch));
+  const median = pdqMedian(dct, scratch);
+  const main = hashValue(pdqBitsAbove(dct, median));
 
   let variants: PdqDihedralHashes | undefined;
   if (dihedral) {
     const moved = new Float32Array(256);
     const all = {} as Record<PdqDihedralVariant, PdqHashValue>;
+    const medians: (number | undefined)[] = [median];
     for (const variant of PDQ_DIHEDRAL_VARIANTS) {
       if (variant === 'orig') {
         all.orig = main;
         continue;
       }
       pdqDihedralDct(dct, variant, moved);
-      all[variant] = hashValue(pdqBits(moved, scratch));
+      const signs = PDQ_DIHEDRAL_SIGNS[variant];
+      medians[signs] ??= pdqMedian(moved, scratch);
+      all[variant] = hashValue(pdqBitsAbove(moved, medians[signs]));
     }
     variants = Object.freeze(all);
   }

@@ -20,6 +20,12 @@ import {
 import { type PdqDihedralHashes, pdqHash } from './pdq';
 import { readFileHead, SNIFF_BYTES, sniffFormat } from './sniff';
 
+/**
+ * Bytes read from the start of a file given by path: enough for the JPEG or PNG header (EXIF and
+ * ICC segments included, in most files), which spares the decoder a metadata pass.
+ */
+const HEADER_BYTES = 64 * 1024;
+
 /** Where the bytes to hash are: in memory, or in a file the decoder reads itself. */
 export type HashSource = { readonly bytes: Uint8Array } | { readonly path: string };
 
@@ -84,7 +90,7 @@ export async function computePerceptual(
     size = source.bytes.byteLength;
   } else {
     try {
-      ({ head, size } = await readFileHead(source.path));
+      ({ head, size } = await readFileHead(source.path, HEADER_BYTES));
     } catch {
       return {
         format: 'unknown',

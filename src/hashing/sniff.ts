@@ -80,12 +80,15 @@ export function sniffFormat(b: Uint8Array): SniffedFormat {
   return 'unknown';
 }
 
-/** The first {@link SNIFF_BYTES} bytes of a file and its size, read with one open. */
-export async function readFileHead(path: string): Promise<{ head: Uint8Array; size: number }> {
+/** The first `bytes` bytes of a file (default {@link SNIFF_BYTES}) and its size, read with one open. */
+export async function readFileHead(
+  path: string,
+  bytes = SNIFF_BYTES,
+): Promise<{ head: Uint8Array; size: number }> {
   const handle = await open(path, 'r');
   try {
-    const head = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+    const head = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(head, 0, bytes, 0);
     const { size } = await handle.stat();
     return { head: head.subarray(0, bytesRead), size };
   } finally {

@@ -95,6 +95,7 @@ export const op = {
   i32GtS: [0x4a],
   i32LeS: [0x4c],
   i32Load: (offset = 0): Code => [0x28, 2, ...uleb(offset)],
+  f32Load: (offset = 0): Code => [0x2a, 2, ...uleb(offset)],
   f64Load: (offset = 0): Code => [0x2b, 3, ...uleb(offset)],
   f32Store: (offset = 0): Code => [0x38, 2, ...uleb(offset)],
   f32FromI32: [0xb2],
@@ -115,6 +116,7 @@ export const op = {
   v128Load64Zero: (offset = 0): Code => [...simd(0x5d), 3, ...uleb(offset)],
   i16x8ExtaddPairwiseI8x16U: simd(0x7d),
   i32x4ExtaddPairwiseI16x8U: simd(0x7f),
+  i32x4Abs: simd(0xa0),
   i32x4Add: simd(0xae),
   f32x4Add: simd(228),
   f32x4Sub: simd(229),
@@ -122,6 +124,8 @@ export const op = {
   f32x4Div: simd(231),
   f64x2Add: simd(0xf0),
   f64x2Mul: simd(0xf2),
+  /** `i32x4.trunc_sat_f32x4_s`: float32 lanes truncated toward zero to int32. */
+  i32x4TruncSatF32x4: simd(248),
   f32x4FromI32x4: simd(250),
   /** `f64x2.convert_low_i32x4_u`: int32 lanes 0 and 1 (unsigned) to two f64 lanes. */
   f64x2FromLowU32x4: simd(0xff),
