@@ -5,10 +5,12 @@
  * it when lists gain entries. It knows nothing of req/res; `express/` adapts it.
  */
 
+import * as crypto from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler, Router } from 'express';
+import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import { type ConsoleOptions, createConsole } from './console';
 import { ErrorCodes, HashgateError } from './errors';
@@ -197,6 +199,14 @@ export interface Hashgate {
 /** Ledger writes are batched: at most this long, or this many records, before a flush. */
 const LEDGER_FLUSH_MS = 100;
 const LEDGER_BATCH = 128;
+/**
+ * For this long after the ledger committed every hash of some bytes, another accepted upload of
+ * the same bytes is recorded with its SHA-256 only (its own reference, time, route and uploader):
+ * the re-check reaches such a copy through the record that holds every hash. The window bounds
+ * how long hashgate trusts its memory of what the store holds.
+ */
+const LEDGER_CONTENT_TTL_MS = 60 * 60 * 1000;
+const LEDGER_CONTENT_MAX = 50_000;
 
 /** In-memory copy of the active allowlist, checked on every scan without a database round trip. */
 class AllowlistView {
@@ -240,6 +250,22 @@ class AllowlistView {
     return exact || perceptualTypes.size > 0 ? { exact, perceptualTypes } : NO_ALLOWLIST_HIT;
   }
 }
+
+/**
+ * In-memory uploads up to this size get their cache key (SHA-256) in one call on the event loop:
+ * `crypto.hash` reads the buffer in place, where WebCrypto first copies it (as costly as the
+ * digest) and then hops to the thread pool. About 2 ms at most with SHA extensions; larger
+ * buffers go through the hasher, which digests them off the event loop.
+ */
+const ONE_SHOT_SHA256_MAX_BYTES = 4 * 1024 * 1024;
+/** Up to this size a cache miss digests MD5 and SHA-1 in one call each (the hasher's slice size). */
+const ONE_SHOT_EXACT_MAX_BYTES = 1024 * 1024;
+
+/** `crypto.hash` (Node 20.12+), else a Hash object: identical digests either way. */
+const digestHex: (algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
+    : (algorithm, bytes) => crypto.createHash(algorithm).update(bytes).digest('hex');
 
 function bytesOf(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
@@ -310,7 +336,9 @@ export function createHashgate(options: HashgateOptions): Hashgate {
   const ownsStore = !config.store;
   storePromise.catch((err: unknown) => log.error('the incident store could not be opened', errorFields(err)));
   let ledger: Ledger | undefined;
-  const ledgerQueue: NewLedgerRecord[] = [];
+  // `content`: the SHA-256 of a record that carries every hash, remembered once it is committed
+  const ledgerQueue: { record: NewLedgerRecord; content?: string }[] = [];
+  const ledgered = new LRUCache<string, true>({ max: LEDGER_CONTENT_MAX, ttl: LEDGER_CONTENT_TTL_MS });
   let ledgerFlush: Promise<void> = Promise.resolve();
   let ledgerTimer: NodeJS.Timeout | undefined;
 
@@ -321,9 +349,11 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     if (batch.length === 0 || !ledger) return ledgerFlush;
     const l = ledger;
     ledgerFlush = ledgerFlush
-      .then(() => l.record(batch))
+      .then(() => l.record(batch.map((q) => q.record)))
       .then(
-        () => undefined,
+        () => {
+          for (const q of batch) if (q.content !== undefined) ledgered.set(q.content, true);
+        },
         (err: unknown) => {
           metrics?.failures.inc({ operation: 'ledger' }, batch.length);
           log.error('accepted uploads could not be added to the ledger', {
@@ -334,8 +364,11 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       );
     return ledgerFlush;
   };
-  const queueLedger = (record: NewLedgerRecord): void => {
-    ledgerQueue.push(record);
+  /** `complete`: every hash was computed (a scan cut short by overload leaves perceptual ones out). */
+  const queueLedger = (record: NewLedgerRecord, complete: boolean): void => {
+    const sha256 = record.hashes.find((h) => h.type === 'sha256');
+    if (sha256 && ledgered.has(sha256.hex)) ledgerQueue.push({ record: { ...record, hashes: [sha256] } });
+    else ledgerQueue.push({ record, ...(sha256 && complete ? { content: sha256.hex } : {}) });
     if (ledgerQueue.length >= LEDGER_BATCH) void flushLedger();
     else if (!ledgerTimer) {
       ledgerTimer = setTimeout(() => void flushLedger(), LEDGER_FLUSH_MS);
@@ -625,7 +658,12 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     if (!source) throw new HashgateError(ErrorCodes.INVALID_OPTION, 'A file to scan needs `bytes` or `path`');
 
     // The cache needs only SHA-256; on a hit the MD5 and SHA-1 of the same bytes come with it.
-    const sha256 = file.exact?.sha256 ?? (await hasher.sha256(source));
+    const bytes = file.bytes;
+    const sha256 =
+      file.exact?.sha256 ??
+      (bytes && bytes.byteLength <= ONE_SHOT_SHA256_MAX_BYTES
+        ? digestHex('sha256', bytes)
+        : await hasher.sha256(source));
     const tExact = performance.now();
     let outcome: HashOutcome;
     let matches: MatchRecord[];
@@ -638,9 +676,19 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       matches = [...hit.matches];
       cached = true;
     } else {
+      // The worker starts decoding before this thread digests MD5 and SHA-1.
+      const perceptualJob = hasher.perceptual(source);
       const [exact, perceptual]: [ExactHashes, PerceptualOutcome] = await Promise.all([
-        file.exact ?? hasher.exact(source),
-        hasher.perceptual(source),
+        file.exact ??
+          (bytes && bytes.byteLength <= ONE_SHOT_EXACT_MAX_BYTES
+            ? {
+                md5: digestHex('md5', bytes),
+                sha1: digestHex('sha1', bytes),
+                sha256,
+                size: bytes.byteLength,
+              }
+            : hasher.exact(source)),
+        perceptualJob,
       ]);
       tPerceptual = performance.now();
       outcome = {
@@ -673,22 +721,25 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       (decision.outcome === 'unscanned' &&
         (context.policy?.whenUnavailable ?? config.whenUnavailable) === 'allow')
     ) {
-      queueLedger({
-        reference:
-          file.contentRef ??
-          `unreferenced:${context.requestId ?? 'no-request-id'}:${file.fieldname ?? 'file'}`,
-        acceptedAt: occurredAt,
-        route: context.route ?? null,
-        requestId: context.requestId ?? null,
-        uploader: { userId: context.uploader?.userId ?? null, ip: context.uploader?.ip ?? null },
-        file: {
-          originalName: file.originalName ?? null,
-          declaredType: file.declaredType ?? null,
-          sniffedType: outcome.format,
-          size: outcome.size,
+      queueLedger(
+        {
+          reference:
+            file.contentRef ??
+            `unreferenced:${context.requestId ?? 'no-request-id'}:${file.fieldname ?? 'file'}`,
+          acceptedAt: occurredAt,
+          route: context.route ?? null,
+          requestId: context.requestId ?? null,
+          uploader: { userId: context.uploader?.userId ?? null, ip: context.uploader?.ip ?? null },
+          file: {
+            originalName: file.originalName ?? null,
+            declaredType: file.declaredType ?? null,
+            sniffedType: outcome.format,
+            size: outcome.size,
+          },
+          hashes: outcome.hashes,
         },
-        hashes: outcome.hashes,
-      });
+        !outcome.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason)),
+      );
     }
     const tEnd = performance.now();
     if (metrics) {

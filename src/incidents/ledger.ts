@@ -8,7 +8,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { invalidOption } from '../errors';
 import { getHashType, toHex } from '../hashing/hash-types';
-import { DIHEDRAL_VARIANTS, type DihedralVariant } from '../hashing/outcome';
+import { type ComputedHash, DIHEDRAL_VARIANTS, type DihedralVariant } from '../hashing/outcome';
 import { buildMatchIndexSync } from '../matching/match-index';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { integerOption, objectOption, rejectUnknownKeys } from '../validate';
@@ -16,7 +16,7 @@ import { IncidentErrorCodes } from './errors';
 import { MAX_RECHECK_ENTRIES, MAX_RECHECK_RADIUS, RecheckIndex } from './recheck-index';
 import { listNames } from './records';
 import type { IncidentStore } from './store';
-import type { IncidentMatch, LedgerRecord, NewLedgerRecord } from './types';
+import type { IncidentMatch, LedgerExactHit, LedgerRecord, NewLedgerRecord } from './types';
 
 /** Default Hamming thresholds of the re-check, per perceptual type. */
 export const DEFAULT_RECHECK_THRESHOLDS: Readonly<Record<string, number>> = Object.freeze({
@@ -98,6 +98,25 @@ interface Hit {
 
 function entryHex(t: TypedEntries, i: number): string {
   return toHex(t.hashes.subarray(i * t.hashBytes, (i + 1) * t.hashBytes));
+}
+
+/** The SHA-256 of a record's bytes: what identifies the same content across uploads. */
+function contentOf(record: LedgerRecord): string | undefined {
+  return record.hashes.find((h) => h.type === 'sha256')?.hex;
+}
+
+/** Adds matches to those kept under `key`, each (list, entry, hash type) once. */
+function addMatches<K>(
+  into: Map<K, Omit<IncidentMatch, 'quality'>[]>,
+  key: K,
+  matches: readonly Omit<IncidentMatch, 'quality'>[],
+): void {
+  const list = into.get(key) ?? [];
+  for (const m of matches) {
+    if (!list.some((x) => x.list === m.list && x.entryId === m.entryId && x.hashType === m.hashType))
+      list.push(m);
+  }
+  into.set(key, list);
 }
 
 /**
@@ -268,6 +287,7 @@ export function createLedger(options: LedgerOptions): Ledger {
 
   async function raise(
     record: LedgerRecord,
+    hashes: readonly ComputedHash[],
     matches: readonly Omit<IncidentMatch, 'quality'>[],
     report: { incidents: string[]; alreadyRaised: number; allowlisted: number; takedownFailures: number },
   ): Promise<void> {
@@ -275,14 +295,14 @@ export function createLedger(options: LedgerOptions): Ledger {
       report.alreadyRaised++;
       return;
     }
-    const allowed = await store.findAllowlisted(record.hashes.map((h) => ({ type: h.type, hex: h.hex })));
+    const allowed = await store.findAllowlisted(hashes.map((h) => ({ type: h.type, hex: h.hex })));
     if (allowed.length > 0) {
       report.allowlisted++;
       return;
     }
     const withQuality: IncidentMatch[] = matches.map((m) => ({
       ...m,
-      quality: record.hashes.find((h) => h.type === m.hashType)?.provenance.quality ?? null,
+      quality: hashes.find((h) => h.type === m.hashType)?.provenance.quality ?? null,
     }));
     let incidentId: string;
     try {
@@ -293,7 +313,7 @@ export function createLedger(options: LedgerOptions): Ledger {
         requestId: record.requestId,
         uploader: record.uploader,
         file: record.file,
-        hashes: record.hashes,
+        hashes,
         matches: withQuality,
         ledger: { id: record.id, reference: record.reference, acceptedAt: record.acceptedAt },
       });
@@ -319,6 +339,48 @@ export function createLedger(options: LedgerOptions): Ledger {
         report.takedownFailures++;
       }
     }
+  }
+
+  async function readRecords(seqs: readonly number[], into: Map<number, LedgerRecord>): Promise<void> {
+    for (let i = 0; i < seqs.length; i += 500) {
+      for (const r of await store.getLedgerRecords(seqs.slice(i, i + 500))) into.set(r.seq, r);
+    }
+  }
+
+  /**
+   * Every other upload of the same bytes (the same SHA-256) matches too. The ledger keeps a
+   * repeated upload as a reference to content it holds already, with only its SHA-256 (see
+   * `Ledger.record`), so a match found through another hash type reaches every copy through this
+   * step. Each copy gets the matches of all copies; returns, per content, the fullest set of
+   * hashes recorded for it, which the incidents of its copies carry.
+   */
+  async function addCopies(
+    bySeq: Map<number, Omit<IncidentMatch, 'quality'>[]>,
+    records: Map<number, LedgerRecord>,
+  ): Promise<Map<string, readonly ComputedHash[]>> {
+    const matchesOf = new Map<string, Omit<IncidentMatch, 'quality'>[]>();
+    for (const [seq, matches] of bySeq) {
+      const record = records.get(seq);
+      const content = record && contentOf(record);
+      if (content !== undefined) addMatches(matchesOf, content, matches);
+    }
+    const contents = [...matchesOf.keys()];
+    const copies: LedgerExactHit[] = [];
+    for (let i = 0; i < contents.length; i += 5000)
+      copies.push(...(await store.findLedgerExact('sha256', contents.slice(i, i + 5000))));
+    for (const c of copies) addMatches(bySeq, c.seq, matchesOf.get(c.hex) ?? []);
+    await readRecords(
+      copies.filter((c) => !records.has(c.seq)).map((c) => c.seq),
+      records,
+    );
+    const fullest = new Map<string, readonly ComputedHash[]>();
+    for (const r of records.values()) {
+      const content = contentOf(r);
+      if (content === undefined) continue;
+      const prev = fullest.get(content);
+      if (!prev || r.hashes.length > prev.length) fullest.set(content, r.hashes);
+    }
+    return fullest;
   }
 
   return Object.freeze({
@@ -347,18 +409,18 @@ export function createLedger(options: LedgerOptions): Ledger {
         else skippedTypes.push(type);
       }
       const bySeq = new Map<number, Omit<IncidentMatch, 'quality'>[]>();
-      for (const h of hits) {
-        const list = bySeq.get(h.seq) ?? [];
-        if (!list.some((m) => m.entryId === h.match.entryId && m.hashType === h.match.hashType))
-          list.push(h.match);
-        bySeq.set(h.seq, list);
-      }
+      for (const h of hits) addMatches(bySeq, h.seq, [h.match]);
+      const records = new Map<number, LedgerRecord>();
+      await readRecords([...bySeq.keys()], records);
+      const hashesOfContent = await addCopies(bySeq, records);
       const report = { incidents: [] as string[], alreadyRaised: 0, allowlisted: 0, takedownFailures: 0 };
       const seqs = [...bySeq.keys()].sort((a, b) => a - b);
-      for (let i = 0; i < seqs.length; i += 500) {
-        const records = await store.getLedgerRecords(seqs.slice(i, i + 500));
-        records.sort((a, b) => a.seq - b.seq);
-        for (const record of records) await raise(record, bySeq.get(record.seq)!, report);
+      for (const seq of seqs) {
+        const record = records.get(seq);
+        if (!record) continue;
+        const content = contentOf(record);
+        const hashes = (content !== undefined && hashesOfContent.get(content)) || record.hashes;
+        await raise(record, hashes, bySeq.get(seq)!, report);
       }
       await store.appendAudit({
         type: 'ledger.rechecked',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
@@ -365,6 +366,59 @@ describe('list updates', () => {
       }
       expect(raised).toBeGreaterThanOrEqual(1);
       expect(takedowns.length).toBe(raised);
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it('records a repeated upload as another reference to content the ledger holds, and re-checks every reference', async () => {
+    const takedowns: string[] = [];
+    const bed = await makeTestBed(
+      (dir) => [{ name: 'grow', file: join(dir, 'grow.txt'), format: 'threatexchange' }],
+      { onRetroactiveMatch: (r) => void takedowns.push(r.reference) },
+      { grow: await listLines([images.knownOther]) },
+    );
+    try {
+      await bed.gate.ready();
+      const store = await bed.gate.store();
+      const sha256 = createHash('sha256').update(images.unrelated).digest('hex');
+      const recorded = async (n: number): Promise<number[]> => {
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const seqs = (await store.findLedgerExact('sha256', [sha256])).map((h) => h.seq);
+          if (seqs.length >= n || Date.now() > deadline) return seqs;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
+      await request(bed.app)
+        .post('/referenced')
+        .set('x-content-ref', 'bucket/first')
+        .attach('file', images.unrelated, 'a.jpg')
+        .expect(200);
+      expect(await recorded(1)).toHaveLength(1);
+      await request(bed.app)
+        .post('/referenced')
+        .set('x-content-ref', 'bucket/second')
+        .attach('file', images.unrelated, 'b.jpg')
+        .expect(200);
+      const records = await store.getLedgerRecords(await recorded(2));
+      expect(records.map((r) => [r.reference, r.hashes.map((h) => h.type).sort()]).sort()).toEqual([
+        ['bucket/first', ['blockhash', 'md5', 'pdq', 'sha1', 'sha256']],
+        ['bucket/second', ['sha256']],
+      ]);
+      expect(records.find((r) => r.reference === 'bucket/second')!.file.originalName).toBe('b.jpg');
+
+      // the list gains the image by its PDQ hash: both references are found
+      writeFileSync(
+        join(bed.dir, 'grow.txt'),
+        await listLines([images.knownOther, images.unrelated], ['pdq']),
+      );
+      await bed.gate.refreshLists();
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && takedowns.length < 2) await new Promise((r) => setTimeout(r, 50));
+      expect(takedowns.sort()).toEqual(['bucket/first', 'bucket/second']);
+      const incidents = (await store.listIncidents()).filter((i) => i.action === 'takedown');
+      expect(incidents).toHaveLength(2);
     } finally {
       await bed.close();
     }

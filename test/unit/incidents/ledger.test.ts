@@ -188,6 +188,32 @@ describe('ledger re-check', () => {
     expect(report.incidents).toHaveLength(1);
   });
 
+  it('reaches every upload of the same bytes, including copies recorded with their SHA-256 only', async () => {
+    const bytes = randomBytes(48);
+    const full = sampleLedgerRecord('bucket/first-copy', balancedHex256(), bytes);
+    const sha256 = full.hashes.find((h) => h.type === 'sha256')!;
+    const copy = { ...sampleLedgerRecord('bucket/second-copy', balancedHex256(), bytes), hashes: [sha256] };
+    const other = sampleLedgerRecord('bucket/other');
+    const takedowns: string[] = [];
+    const ledger = createLedger({ store, onTakedown: (r) => void takedowns.push(r.reference) });
+    await ledger.record([full, other]);
+    await ledger.record([copy]);
+    const pdq = full.hashes.find((h) => h.type === 'pdq')!.hex;
+    const report = await ledger.recheck(addedEntries(4, [{ type: 'pdq', hex: pdq, id: 'entry-pdq' }]));
+    expect(report).toMatchObject({ matched: 2, alreadyRaised: 0 });
+    expect(takedowns.sort()).toEqual(['bucket/first-copy', 'bucket/second-copy']);
+    const incidents = await Promise.all(report.incidents.map((id) => store.getIncident(id)));
+    const second = incidents.find((i) => i!.ledger!.reference === 'bucket/second-copy')!;
+    // the copy's incident names the match and carries every hash the first upload recorded
+    expect(second.matches.map((m) => [m.hashType, m.entryId, m.quality])).toEqual([['pdq', 'entry-pdq', 88]]);
+    expect(second.hashes.map((h) => h.type).sort()).toEqual(['md5', 'pdq', 'sha1', 'sha256']);
+    // a copy matched directly by its SHA-256 reaches the first upload the same way
+    const again = await ledger.recheck(
+      addedEntries(5, [{ type: 'sha256', hex: sha256.hex, id: 'entry-sha' }]),
+    );
+    expect(again).toMatchObject({ matched: 2, alreadyRaised: 2, incidents: [] });
+  });
+
   it('finds exactly the records a linear scan finds, at the threshold and not beyond', async () => {
     const entries = Array.from({ length: 50 }, (_, i) => ({
       type: 'pdq',
