@@ -157,37 +157,44 @@ async function main(): Promise<void> {
         `${label.padEnd(26)} ${r.rps.toFixed(1).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.loop.p99Ms.toFixed(1).padStart(12)} ${r.loop.maxMs.toFixed(1).padStart(12)} ${r.cpuMs.toFixed(2).padStart(11)}`,
       );
     }
-    if (only) continue;
-    const get = (label: string): Run => rows.find(([l]) => l === label)![1];
-    ratios.fresh.push(get('hashgate, fresh').rps / get('decode floor, fresh').rps);
-    ratios.repeated.push(get('hashgate, repeated').rps / get('multer only, repeated').rps);
-    ratios.loop.push(Math.max(get('hashgate, fresh').loop.p99Ms, get('hashgate, repeated').loop.p99Ms));
-    cpu.multer.push(get('multer only, repeated').cpuMs);
-    cpu.gate.push(get('hashgate, repeated').cpuMs);
-    console.log(
-      `ratios this round: fresh ${ratios.fresh.at(-1)!.toFixed(2)}x, repeated ${ratios.repeated.at(-1)!.toFixed(2)}x`,
-    );
-  }
-  if (only) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
-    return;
+    const get = (label: string): Run | undefined => rows.find(([l]) => l === label)?.[1];
+    const decodeFresh = get('decode floor, fresh');
+    const gateFresh = get('hashgate, fresh');
+    const multerRepeated = get('multer only, repeated');
+    const gateRepeated = get('hashgate, repeated');
+    const parts: string[] = [];
+    if (decodeFresh && gateFresh) {
+      ratios.fresh.push(gateFresh.rps / decodeFresh.rps);
+      parts.push(`fresh ${ratios.fresh.at(-1)!.toFixed(2)}x`);
+    }
+    if (multerRepeated && gateRepeated) {
+      ratios.repeated.push(gateRepeated.rps / multerRepeated.rps);
+      cpu.multer.push(multerRepeated.cpuMs);
+      cpu.gate.push(gateRepeated.cpuMs);
+      parts.push(`repeated ${ratios.repeated.at(-1)!.toFixed(2)}x`);
+    }
+    const loops = [gateFresh, gateRepeated].flatMap((r) => (r ? [r.loop.p99Ms] : []));
+    if (loops.length > 0) ratios.loop.push(Math.max(...loops));
+    if (parts.length > 0) console.log(`ratios this round: ${parts.join(', ')}`);
   }
   const list = (xs: number[], digits = 2): string => xs.map((x) => x.toFixed(digits)).join(', ');
   console.log(`\nmedians over ${rounds} round(s) (each round's figures in brackets)`);
-  console.log(
-    `hashgate fresh / decode floor:      ${median(ratios.fresh).toFixed(2)}x   target >= 0.7x   [${list(ratios.fresh)}]`,
-  );
-  console.log(
-    `hashgate repeated / multer only:    ${median(ratios.repeated).toFixed(2)}x   target >= 0.9x   [${list(ratios.repeated)}]`,
-  );
-  console.log(
-    `event loop p99 with hashgate:       ${median(ratios.loop).toFixed(1)} ms   target <= 20 ms   [${list(ratios.loop, 1)}]`,
-  );
-  console.log(
-    `server CPU per repeated upload:     multer only ${median(cpu.multer).toFixed(2)} ms, hashgate ${median(cpu.gate).toFixed(2)} ms`,
-  );
+  if (ratios.fresh.length > 0)
+    console.log(
+      `hashgate fresh / decode floor:      ${median(ratios.fresh).toFixed(2)}x   target >= 0.7x   [${list(ratios.fresh)}]`,
+    );
+  if (ratios.repeated.length > 0)
+    console.log(
+      `hashgate repeated / multer only:    ${median(ratios.repeated).toFixed(2)}x   target >= 0.9x   [${list(ratios.repeated)}]`,
+    );
+  if (ratios.loop.length > 0)
+    console.log(
+      `event loop p99 with hashgate:       ${median(ratios.loop).toFixed(1)} ms   target <= 20 ms   [${list(ratios.loop, 1)}]`,
+    );
+  if (cpu.gate.length > 0)
+    console.log(
+      `server CPU per repeated upload:     multer only ${median(cpu.multer).toFixed(2)} ms, hashgate ${median(cpu.gate).toFixed(2)} ms`,
+    );
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
