@@ -30,7 +30,7 @@ import { createHasher, exactAsComputed, type Hasher } from './hashing/hasher';
 import type { ComputedHash, HashOutcome, PerceptualOutcome, UnavailableHash } from './hashing/outcome';
 import type { HashSource } from './hashing/perceptual';
 import { newIncidentId } from './incidents/ids';
-import { createLedger, type Ledger } from './incidents/ledger';
+import { createLedger, type Ledger, type LedgerRange, type RecheckReport } from './incidents/ledger';
 import { createSqliteStore } from './incidents/sqlite-store';
 import type { IncidentStore } from './incidents/store';
 import type { AllowlistEntry, EvidenceRef, IncidentAction, NewLedgerRecord } from './incidents/types';
@@ -336,8 +336,14 @@ export function createHashgate(options: HashgateOptions): Hashgate {
   const ownsStore = !config.store;
   storePromise.catch((err: unknown) => log.error('the incident store could not be opened', errorFields(err)));
   let ledger: Ledger | undefined;
-  // `content`: the SHA-256 of a record that carries every hash, remembered once it is committed
-  const ledgerQueue: { record: NewLedgerRecord; content?: string }[] = [];
+  // `content`: the SHA-256 of a record that carries every hash, remembered once it is committed;
+  // `unchecked`: lists that were not in the match index when the upload was decided
+  const ledgerQueue: { record: NewLedgerRecord; content?: string; unchecked?: readonly string[] }[] = [];
+  // Lists not in the match index yet (none loaded so far), and per list the ledger records of
+  // uploads accepted meanwhile: re-checked against the list's whole snapshot once it is indexed.
+  let unindexedLists: readonly string[] = config.lists.map((l) => l.name);
+  const uncheckedRanges = new Map<string, LedgerRange>();
+  let recheckingUnchecked: Promise<void> = Promise.resolve();
   const ledgered = new LRUCache<string, true>({ max: LEDGER_CONTENT_MAX, ttl: LEDGER_CONTENT_TTL_MS });
   let ledgerFlush: Promise<void> = Promise.resolve();
   let ledgerTimer: NodeJS.Timeout | undefined;
@@ -345,14 +351,29 @@ export function createHashgate(options: HashgateOptions): Hashgate {
   const flushLedger = (): Promise<void> => {
     if (ledgerTimer) clearTimeout(ledgerTimer);
     ledgerTimer = undefined;
+    // Before the store is open the queue waits for the next flush.
+    if (ledgerQueue.length === 0 || !ledger) return ledgerFlush;
     const batch = ledgerQueue.splice(0);
-    if (batch.length === 0 || !ledger) return ledgerFlush;
     const l = ledger;
     ledgerFlush = ledgerFlush
       .then(() => l.record(batch.map((q) => q.record)))
       .then(
-        () => {
-          for (const q of batch) if (q.content !== undefined) ledgered.set(q.content, true);
+        (records) => {
+          let unchecked = false;
+          batch.forEach((q, i) => {
+            if (q.content !== undefined) ledgered.set(q.content, true);
+            const seq = records[i]?.seq;
+            if (!q.unchecked || seq === undefined) return;
+            for (const list of q.unchecked) {
+              const r = uncheckedRanges.get(list);
+              uncheckedRanges.set(list, {
+                fromSeq: Math.min(r?.fromSeq ?? seq, seq),
+                toSeq: Math.max(r?.toSeq ?? seq, seq),
+              });
+              unchecked = true;
+            }
+          });
+          if (unchecked) void recheckUnchecked();
         },
         (err: unknown) => {
           metrics?.failures.inc({ operation: 'ledger' }, batch.length);
@@ -364,11 +385,16 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       );
     return ledgerFlush;
   };
-  /** `complete`: every hash was computed (a scan cut short by overload leaves perceptual ones out). */
-  const queueLedger = (record: NewLedgerRecord, complete: boolean): void => {
+  /**
+   * `complete`: every hash was computed (a scan cut short by overload leaves perceptual ones out);
+   * `unchecked`: lists the upload could not be matched against because they were not loaded.
+   */
+  const queueLedger = (record: NewLedgerRecord, complete: boolean, unchecked: readonly string[]): void => {
     const sha256 = record.hashes.find((h) => h.type === 'sha256');
-    if (sha256 && ledgered.has(sha256.hex)) ledgerQueue.push({ record: { ...record, hashes: [sha256] } });
-    else ledgerQueue.push({ record, ...(sha256 && complete ? { content: sha256.hex } : {}) });
+    const pending = unchecked.length > 0 ? { unchecked } : {};
+    if (sha256 && ledgered.has(sha256.hex))
+      ledgerQueue.push({ record: { ...record, hashes: [sha256] }, ...pending });
+    else ledgerQueue.push({ record, ...(sha256 && complete ? { content: sha256.hex } : {}), ...pending });
     if (ledgerQueue.length >= LEDGER_BATCH) void flushLedger();
     else if (!ledgerTimer) {
       ledgerTimer = setTimeout(() => void flushLedger(), LEDGER_FLUSH_MS);
@@ -404,6 +430,11 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         try {
           await holder.rebuild(sources);
           cache.clear();
+          const indexed = new Set(sources.map((snapshot) => snapshot.list));
+          unindexedLists = config.lists.map((l) => l.name).filter((name) => !indexed.has(name));
+          // uploads accepted while a list was missing: their records may still wait in the queue
+          if (uncheckedRanges.size > 0 || ledgerQueue.some((q) => q.unchecked))
+            void flushLedger().then(recheckUnchecked);
         } catch (err) {
           metrics?.failures.inc({ operation: 'index' });
           log.error('the match index could not be rebuilt; the previous one stays in use', errorFields(err));
@@ -414,6 +445,45 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     });
     return rebuilding;
   };
+
+  const reportRecheck = (list: string, report: RecheckReport): void => {
+    if (report.incidents.length === 0) return;
+    metrics?.incidents.inc({ action: 'takedown' }, report.incidents.length);
+    log.warn('a list update matched uploads accepted earlier', { list, incidents: report.incidents.length });
+  };
+  const recheckFailed = (err: unknown): void => {
+    metrics?.failures.inc({ operation: 'recheck' });
+    log.error('re-checking accepted uploads against a list update failed', errorFields(err));
+  };
+
+  /**
+   * Re-checks the uploads accepted while a list was not loaded (`whenUnavailable: 'allow'`)
+   * against the whole list, once it is in the match index. One run at a time; a failed run
+   * leaves its range for the next one.
+   */
+  function recheckUnchecked(): Promise<void> {
+    recheckingUnchecked = recheckingUnchecked
+      .then(async () => {
+        for (const sync of syncs) {
+          const range = uncheckedRanges.get(sync.name);
+          const snapshot = sync.snapshot();
+          if (!range || !snapshot || !ledger || closed || unindexedLists.includes(sync.name)) continue;
+          uncheckedRanges.delete(sync.name);
+          try {
+            reportRecheck(sync.name, await ledger.recheck(snapshot, range));
+          } catch (err) {
+            const r = uncheckedRanges.get(sync.name);
+            uncheckedRanges.set(sync.name, {
+              fromSeq: Math.min(r?.fromSeq ?? range.fromSeq, range.fromSeq),
+              toSeq: Math.max(r?.toSeq ?? range.toSeq, range.toSeq),
+            });
+            recheckFailed(err);
+          }
+        }
+      })
+      .catch(recheckFailed);
+    return recheckingUnchecked;
+  }
 
   const onListUpdate = async (update: ListUpdate): Promise<void> => {
     await rebuildIndex();
@@ -438,21 +508,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       // Uploads accepted a moment ago may still wait in the ledger queue: write them first.
       void flushLedger()
         .then(() => ledger!.recheck({ ...update.snapshot, byType: added }))
-        .then(
-          (report) => {
-            if (report.incidents.length > 0) {
-              metrics?.incidents.inc({ action: 'takedown' }, report.incidents.length);
-              log.warn('a list update matched uploads accepted earlier', {
-                list: update.list,
-                incidents: report.incidents.length,
-              });
-            }
-          },
-          (err: unknown) => {
-            metrics?.failures.inc({ operation: 'recheck' });
-            log.error('re-checking accepted uploads against a list update failed', errorFields(err));
-          },
-        );
+        .then((report) => reportRecheck(update.list, report), recheckFailed);
     }
   };
 
@@ -701,6 +757,8 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       if (finished && holder.generation === generation && generation > 0)
         cache.set(exact.sha256, generation, { outcome, matches });
     }
+    // Lists missing from the index the file was matched against (read in the same tick as the matching).
+    const unchecked = unindexedLists;
     const tMatch = performance.now();
     const routeMap = routePolicies(context.policy);
     const decision = decide({
@@ -739,6 +797,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
           hashes: outcome.hashes,
         },
         !outcome.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason)),
+        unchecked,
       );
     }
     const tEnd = performance.now();
@@ -827,6 +886,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       await started.catch(() => undefined);
       await rebuilding;
       await flushLedger();
+      await recheckingUnchecked;
       await hasher.close();
       if (ownsStore) await (await storePromise.catch(() => undefined))?.close();
     },

@@ -87,8 +87,17 @@ export interface Ledger {
    * `byType` holds only the new entries, e.g. `{ ...update.snapshot, byType: update.added }` from
    * list sync. Raises one `takedown` incident per matching record (with every match) unless the
    * record already has one or one of its hashes is allowlisted.
+   *
+   * With `range`, only records whose seq lies in it are checked, for example the uploads
+   * accepted before a list's first version was loaded, checked against that whole version.
    */
-  recheck(newEntries: ListSnapshot): Promise<RecheckReport>;
+  recheck(newEntries: ListSnapshot, range?: LedgerRange): Promise<RecheckReport>;
+}
+
+/** Ledger records by seq, both ends included. */
+export interface LedgerRange {
+  readonly fromSeq: number;
+  readonly toSeq: number;
 }
 
 interface Hit {
@@ -173,10 +182,15 @@ export function createLedger(options: LedgerOptions): Ledger {
     }
   }
 
-  async function perceptualHits(type: string, list: ListSnapshot, hits: Hit[]): Promise<number> {
+  async function perceptualHits(
+    type: string,
+    list: ListSnapshot,
+    hits: Hit[],
+    range: LedgerRange | undefined,
+  ): Promise<number> {
     const radius = thresholds[type] ?? 0;
     const t = list.byType.get(type)!;
-    if (radius > MAX_RECHECK_RADIUS) return perceptualHitsWide(type, list, radius, hits);
+    if (radius > MAX_RECHECK_RADIUS) return perceptualHitsWide(type, list, radius, hits, range);
     const entryHit = (row: number, seq: number, distance: number, variant: number): void => {
       hits.push({
         seq,
@@ -196,7 +210,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     for (let first = 0; first < t.count; first += MAX_RECHECK_ENTRIES) {
       const count = Math.min(MAX_RECHECK_ENTRIES, t.count - first);
       const index = new RecheckIndex(t.hashes.subarray(first * 32, (first + count) * 32), count, radius);
-      let after = 0;
+      let after = range ? range.fromSeq - 1 : 0;
       scanned = 0;
       for (;;) {
         const page = await store.scanLedgerPerceptual(type, after, pageSize);
@@ -233,7 +247,7 @@ export function createLedger(options: LedgerOptions): Ledger {
           entryHit(first + b.row, page.seqs[b.record]!, b.distance, b.variant);
         }
         scanned += n;
-        if (n < pageSize) break;
+        if (n < pageSize || (range && page.seqs[n - 1]! >= range.toSeq)) break;
         after = page.seqs[n - 1]!;
         await yieldToEventLoop();
       }
@@ -247,10 +261,11 @@ export function createLedger(options: LedgerOptions): Ledger {
     list: ListSnapshot,
     radius: number,
     hits: Hit[],
+    range: LedgerRange | undefined,
   ): Promise<number> {
     const index = buildMatchIndexSync([{ ...list, byType: new Map([[type, list.byType.get(type)!]]) }]);
     let scanned = 0;
-    let after = 0;
+    let after = range ? range.fromSeq - 1 : 0;
     for (;;) {
       const page = await store.scanLedgerPerceptual(type, after, pageSize);
       const n = page.seqs.length;
@@ -278,7 +293,7 @@ export function createLedger(options: LedgerOptions): Ledger {
         }
       }
       scanned += n;
-      if (n < pageSize) break;
+      if (n < pageSize || (range && page.seqs[n - 1]! >= range.toSeq)) break;
       after = page.seqs[n - 1]!;
       await yieldToEventLoop();
     }
@@ -390,10 +405,20 @@ export function createLedger(options: LedgerOptions): Ledger {
       );
     },
 
-    async recheck(newEntries: ListSnapshot): Promise<RecheckReport> {
+    async recheck(newEntries: ListSnapshot, range?: LedgerRange): Promise<RecheckReport> {
       const started = performance.now();
       if (typeof newEntries !== 'object' || newEntries === null || !(newEntries.byType instanceof Map)) {
         throw invalidOption('recheck(newEntries)', 'a list snapshot of the added entries', newEntries);
+      }
+      if (
+        range !== undefined &&
+        !(
+          Number.isSafeInteger(range?.fromSeq) &&
+          Number.isSafeInteger(range?.toSeq) &&
+          range.fromSeq <= range.toSeq
+        )
+      ) {
+        throw invalidOption('recheck(range)', 'whole numbers `fromSeq` <= `toSeq`', range);
       }
       const hits: Hit[] = [];
       const skippedTypes: string[] = [];
@@ -405,11 +430,13 @@ export function createLedger(options: LedgerOptions): Ledger {
         const kind = getHashType(type)?.kind;
         if (kind === 'exact') await exactHits(type, t, newEntries, hits);
         else if (kind === 'perceptual' && t.hashBytes === 32)
-          scanned = Math.max(scanned, await perceptualHits(type, newEntries, hits));
+          scanned = Math.max(scanned, await perceptualHits(type, newEntries, hits, range));
         else skippedTypes.push(type);
       }
       const bySeq = new Map<number, Omit<IncidentMatch, 'quality'>[]>();
-      for (const h of hits) addMatches(bySeq, h.seq, [h.match]);
+      for (const h of hits) {
+        if (!range || (h.seq >= range.fromSeq && h.seq <= range.toSeq)) addMatches(bySeq, h.seq, [h.match]);
+      }
       const records = new Map<number, LedgerRecord>();
       await readRecords([...bySeq.keys()], records);
       const hashesOfContent = await addCopies(bySeq, records);

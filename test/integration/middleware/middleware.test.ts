@@ -291,6 +291,41 @@ describe('gate.middleware() when uploads cannot be checked', () => {
     }
   });
 
+  it('re-checks uploads accepted before the first list load once the list loads', async () => {
+    const takedowns: string[] = [];
+    const bed = await makeTestBed(
+      (dir) => [{ name: 'late', file: join(dir, 'late.txt'), format: 'threatexchange' }],
+      { whenUnavailable: 'allow', onRetroactiveMatch: (r) => void takedowns.push(r.reference) },
+    );
+    try {
+      for (const [ref, image] of [
+        ['bucket/reencoded', images.reencoded],
+        ['bucket/unrelated', images.unrelated],
+      ] as const) {
+        const res = await request(bed.app)
+          .post('/referenced')
+          .set('x-content-ref', ref)
+          .attach('file', image, 'a.jpg')
+          .expect(200);
+        expect(res.body).toMatchObject({ outcome: 'unscanned' });
+      }
+      // the list arrives, holding the known image by its PDQ hash only
+      bed.writeList('late', await listLines([images.known], ['pdq']));
+      await bed.gate.refreshLists();
+      expect(bed.gate.status().ready).toBe(true);
+      const store = await bed.gate.store();
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && takedowns.length === 0) await new Promise((r) => setTimeout(r, 50));
+      expect(takedowns).toEqual(['bucket/reencoded']);
+      const [incident] = (await store.listIncidents()).filter((i) => i.action === 'takedown');
+      expect((await store.getIncident(incident!.id))!.matches.map((m) => [m.list, m.hashType])).toEqual([
+        ['late', 'pdq'],
+      ]);
+    } finally {
+      await bed.close();
+    }
+  });
+
   it('treats stale lists as unable to vouch for an upload, but still blocks what they match', async () => {
     let now = Date.now();
     const text = await listLines([images.known]);

@@ -214,6 +214,32 @@ describe('ledger re-check', () => {
     expect(again).toMatchObject({ matched: 2, alreadyRaised: 2, incidents: [] });
   });
 
+  it('checks only the records of a seq range when given one', async () => {
+    const pdq = balancedHex256();
+    const bytes = randomBytes(40);
+    const ledger = createLedger({ store });
+    const stored = await ledger.record([
+      sampleLedgerRecord('before', pdq),
+      sampleLedgerRecord('inside', pdq),
+      sampleLedgerRecord('inside-exact', balancedHex256(), bytes),
+      sampleLedgerRecord('after', pdq, bytes),
+    ]);
+    const md5 = stored[2]!.hashes.find((h) => h.type === 'md5')!.hex;
+    const report = await ledger.recheck(
+      addedEntries(6, [
+        { type: 'pdq', hex: pdq, id: 'entry-pdq' },
+        { type: 'md5', hex: md5, id: 'entry-md5' },
+      ]),
+      { fromSeq: stored[1]!.seq, toSeq: stored[2]!.seq },
+    );
+    const raised = await Promise.all(report.incidents.map((id) => store.getIncident(id)));
+    // 'after' holds the same bytes as 'inside-exact': another copy of matched content is reached too
+    expect(raised.map((i) => i!.ledger!.reference).sort()).toEqual(['after', 'inside', 'inside-exact']);
+    await expect(ledger.recheck(addedEntries(7, []), { fromSeq: 5, toSeq: 2 })).rejects.toThrow(
+      'recheck(range)',
+    );
+  });
+
   it('finds exactly the records a linear scan finds, at the threshold and not beyond', async () => {
     const entries = Array.from({ length: 50 }, (_, i) => ({
       type: 'pdq',
