@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
+import multer from 'multer';
 import request from 'supertest';
 import { type Images, listLines, makeImages, makeTestBed, type TestBed } from './helpers';
 
@@ -321,6 +322,38 @@ describe('gate.middleware() when uploads cannot be checked', () => {
       expect((await store.getIncident(incident!.id))!.matches.map((m) => [m.list, m.hashType])).toEqual([
         ['late', 'pdq'],
       ]);
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it("follows gate.storage()'s failure policy for files it scanned, and warns about scan options given to gate.middleware()", async () => {
+    const warnings: string[] = [];
+    const bed = await makeTestBed(
+      (dir) => [{ name: 'missing', file: join(dir, 'missing.txt'), format: 'threatexchange' }],
+      { logger: { info() {}, error() {}, warn: (message) => void warnings.push(message) } },
+    );
+    try {
+      bed.app.post(
+        '/stored-allow',
+        multer({ storage: bed.gate.storage(multer.memoryStorage(), { whenUnavailable: 'allow' }) }).single(
+          'file',
+        ),
+        bed.gate.middleware({ whenUnavailable: 'reject' }),
+        (req, res) => void res.json({ outcome: req.hashgate?.outcome }),
+      );
+      for (let i = 0; i < 2; i++) {
+        const res = await request(bed.app)
+          .post('/stored-allow')
+          .attach('file', images.unrelated, 'a.jpg')
+          .expect(200);
+        expect(res.body).toEqual({ outcome: 'unscanned' });
+      }
+      // the default route scans with the top-level policy (reject)
+      await request(bed.app).post('/memory').attach('file', images.unrelated, 'a.jpg').expect(503);
+      expect(
+        warnings.filter((w) => w.includes('have no effect on files gate.storage() scanned')),
+      ).toHaveLength(1);
     } finally {
       await bed.close();
     }
