@@ -5,10 +5,12 @@
  * it when lists gain entries. It knows nothing of req/res; `express/` adapts it.
  */
 
+import * as crypto from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler, Router } from 'express';
+import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import { type ConsoleOptions, createConsole } from './console';
 import { ErrorCodes, HashgateError } from './errors';
@@ -28,7 +30,7 @@ import { createHasher, exactAsComputed, type Hasher } from './hashing/hasher';
 import type { ComputedHash, HashOutcome, PerceptualOutcome, UnavailableHash } from './hashing/outcome';
 import type { HashSource } from './hashing/perceptual';
 import { newIncidentId } from './incidents/ids';
-import { createLedger, type Ledger } from './incidents/ledger';
+import { createLedger, type Ledger, type LedgerRange, type RecheckReport } from './incidents/ledger';
 import { createSqliteStore } from './incidents/sqlite-store';
 import type { IncidentStore } from './incidents/store';
 import type { AllowlistEntry, EvidenceRef, IncidentAction, NewLedgerRecord } from './incidents/types';
@@ -197,6 +199,14 @@ export interface Hashgate {
 /** Ledger writes are batched: at most this long, or this many records, before a flush. */
 const LEDGER_FLUSH_MS = 100;
 const LEDGER_BATCH = 128;
+/**
+ * For this long after the ledger committed every hash of some bytes, another accepted upload of
+ * the same bytes is recorded with its SHA-256 only (its own reference, time, route and uploader):
+ * the re-check reaches such a copy through the record that holds every hash. The window bounds
+ * how long hashgate trusts its memory of what the store holds.
+ */
+const LEDGER_CONTENT_TTL_MS = 60 * 60 * 1000;
+const LEDGER_CONTENT_MAX = 50_000;
 
 /** In-memory copy of the active allowlist, checked on every scan without a database round trip. */
 class AllowlistView {
@@ -240,6 +250,22 @@ class AllowlistView {
     return exact || perceptualTypes.size > 0 ? { exact, perceptualTypes } : NO_ALLOWLIST_HIT;
   }
 }
+
+/**
+ * In-memory uploads up to this size get their cache key (SHA-256) in one call on the event loop:
+ * `crypto.hash` reads the buffer in place, where WebCrypto first copies it (as costly as the
+ * digest) and then hops to the thread pool. About 2 ms at most with SHA extensions; larger
+ * buffers go through the hasher, which digests them off the event loop.
+ */
+const ONE_SHOT_SHA256_MAX_BYTES = 4 * 1024 * 1024;
+/** Up to this size a cache miss digests MD5 and SHA-1 in one call each (the hasher's slice size). */
+const ONE_SHOT_EXACT_MAX_BYTES = 1024 * 1024;
+
+/** `crypto.hash` (Node 20.12+), else a Hash object: identical digests either way. */
+const digestHex: (algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
+    : (algorithm, bytes) => crypto.createHash(algorithm).update(bytes).digest('hex');
 
 function bytesOf(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
@@ -310,20 +336,45 @@ export function createHashgate(options: HashgateOptions): Hashgate {
   const ownsStore = !config.store;
   storePromise.catch((err: unknown) => log.error('the incident store could not be opened', errorFields(err)));
   let ledger: Ledger | undefined;
-  const ledgerQueue: NewLedgerRecord[] = [];
+  // `content`: the SHA-256 of a record that carries every hash, remembered once it is committed;
+  // `unchecked`: lists that were not in the match index when the upload was decided
+  const ledgerQueue: { record: NewLedgerRecord; content?: string; unchecked?: readonly string[] }[] = [];
+  // Lists not in the match index yet (none loaded so far), and per list the ledger records of
+  // uploads accepted meanwhile: re-checked against the list's whole snapshot once it is indexed.
+  let unindexedLists: readonly string[] = config.lists.map((l) => l.name);
+  const uncheckedRanges = new Map<string, LedgerRange>();
+  let recheckingUnchecked: Promise<void> = Promise.resolve();
+  const ledgered = new LRUCache<string, true>({ max: LEDGER_CONTENT_MAX, ttl: LEDGER_CONTENT_TTL_MS });
   let ledgerFlush: Promise<void> = Promise.resolve();
   let ledgerTimer: NodeJS.Timeout | undefined;
 
   const flushLedger = (): Promise<void> => {
     if (ledgerTimer) clearTimeout(ledgerTimer);
     ledgerTimer = undefined;
+    // Before the store is open the queue waits for the next flush.
+    if (ledgerQueue.length === 0 || !ledger) return ledgerFlush;
     const batch = ledgerQueue.splice(0);
-    if (batch.length === 0 || !ledger) return ledgerFlush;
     const l = ledger;
     ledgerFlush = ledgerFlush
-      .then(() => l.record(batch))
+      .then(() => l.record(batch.map((q) => q.record)))
       .then(
-        () => undefined,
+        (records) => {
+          let unchecked = false;
+          batch.forEach((q, i) => {
+            if (q.content !== undefined) ledgered.set(q.content, true);
+            const seq = records[i]?.seq;
+            if (!q.unchecked || seq === undefined) return;
+            for (const list of q.unchecked) {
+              const r = uncheckedRanges.get(list);
+              uncheckedRanges.set(list, {
+                fromSeq: Math.min(r?.fromSeq ?? seq, seq),
+                toSeq: Math.max(r?.toSeq ?? seq, seq),
+              });
+              unchecked = true;
+            }
+          });
+          if (unchecked) void recheckUnchecked();
+        },
         (err: unknown) => {
           metrics?.failures.inc({ operation: 'ledger' }, batch.length);
           log.error('accepted uploads could not be added to the ledger', {
@@ -334,8 +385,16 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       );
     return ledgerFlush;
   };
-  const queueLedger = (record: NewLedgerRecord): void => {
-    ledgerQueue.push(record);
+  /**
+   * `complete`: every hash was computed (a scan cut short by overload leaves perceptual ones out);
+   * `unchecked`: lists the upload could not be matched against because they were not loaded.
+   */
+  const queueLedger = (record: NewLedgerRecord, complete: boolean, unchecked: readonly string[]): void => {
+    const sha256 = record.hashes.find((h) => h.type === 'sha256');
+    const pending = unchecked.length > 0 ? { unchecked } : {};
+    if (sha256 && ledgered.has(sha256.hex))
+      ledgerQueue.push({ record: { ...record, hashes: [sha256] }, ...pending });
+    else ledgerQueue.push({ record, ...(sha256 && complete ? { content: sha256.hex } : {}), ...pending });
     if (ledgerQueue.length >= LEDGER_BATCH) void flushLedger();
     else if (!ledgerTimer) {
       ledgerTimer = setTimeout(() => void flushLedger(), LEDGER_FLUSH_MS);
@@ -371,6 +430,11 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         try {
           await holder.rebuild(sources);
           cache.clear();
+          const indexed = new Set(sources.map((snapshot) => snapshot.list));
+          unindexedLists = config.lists.map((l) => l.name).filter((name) => !indexed.has(name));
+          // uploads accepted while a list was missing: their records may still wait in the queue
+          if (uncheckedRanges.size > 0 || ledgerQueue.some((q) => q.unchecked))
+            void flushLedger().then(recheckUnchecked);
         } catch (err) {
           metrics?.failures.inc({ operation: 'index' });
           log.error('the match index could not be rebuilt; the previous one stays in use', errorFields(err));
@@ -381,6 +445,45 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     });
     return rebuilding;
   };
+
+  const reportRecheck = (list: string, report: RecheckReport): void => {
+    if (report.incidents.length === 0) return;
+    metrics?.incidents.inc({ action: 'takedown' }, report.incidents.length);
+    log.warn('a list update matched uploads accepted earlier', { list, incidents: report.incidents.length });
+  };
+  const recheckFailed = (err: unknown): void => {
+    metrics?.failures.inc({ operation: 'recheck' });
+    log.error('re-checking accepted uploads against a list update failed', errorFields(err));
+  };
+
+  /**
+   * Re-checks the uploads accepted while a list was not loaded (`whenUnavailable: 'allow'`)
+   * against the whole list, once it is in the match index. One run at a time; a failed run
+   * leaves its range for the next one.
+   */
+  function recheckUnchecked(): Promise<void> {
+    recheckingUnchecked = recheckingUnchecked
+      .then(async () => {
+        for (const sync of syncs) {
+          const range = uncheckedRanges.get(sync.name);
+          const snapshot = sync.snapshot();
+          if (!range || !snapshot || !ledger || closed || unindexedLists.includes(sync.name)) continue;
+          uncheckedRanges.delete(sync.name);
+          try {
+            reportRecheck(sync.name, await ledger.recheck(snapshot, range));
+          } catch (err) {
+            const r = uncheckedRanges.get(sync.name);
+            uncheckedRanges.set(sync.name, {
+              fromSeq: Math.min(r?.fromSeq ?? range.fromSeq, range.fromSeq),
+              toSeq: Math.max(r?.toSeq ?? range.toSeq, range.toSeq),
+            });
+            recheckFailed(err);
+          }
+        }
+      })
+      .catch(recheckFailed);
+    return recheckingUnchecked;
+  }
 
   const onListUpdate = async (update: ListUpdate): Promise<void> => {
     await rebuildIndex();
@@ -405,21 +508,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       // Uploads accepted a moment ago may still wait in the ledger queue: write them first.
       void flushLedger()
         .then(() => ledger!.recheck({ ...update.snapshot, byType: added }))
-        .then(
-          (report) => {
-            if (report.incidents.length > 0) {
-              metrics?.incidents.inc({ action: 'takedown' }, report.incidents.length);
-              log.warn('a list update matched uploads accepted earlier', {
-                list: update.list,
-                incidents: report.incidents.length,
-              });
-            }
-          },
-          (err: unknown) => {
-            metrics?.failures.inc({ operation: 'recheck' });
-            log.error('re-checking accepted uploads against a list update failed', errorFields(err));
-          },
-        );
+        .then((report) => reportRecheck(update.list, report), recheckFailed);
     }
   };
 
@@ -625,7 +714,12 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     if (!source) throw new HashgateError(ErrorCodes.INVALID_OPTION, 'A file to scan needs `bytes` or `path`');
 
     // The cache needs only SHA-256; on a hit the MD5 and SHA-1 of the same bytes come with it.
-    const sha256 = file.exact?.sha256 ?? (await hasher.sha256(source));
+    const bytes = file.bytes;
+    const sha256 =
+      file.exact?.sha256 ??
+      (bytes && bytes.byteLength <= ONE_SHOT_SHA256_MAX_BYTES
+        ? digestHex('sha256', bytes)
+        : await hasher.sha256(source));
     const tExact = performance.now();
     let outcome: HashOutcome;
     let matches: MatchRecord[];
@@ -638,9 +732,19 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       matches = [...hit.matches];
       cached = true;
     } else {
+      // The worker starts decoding before this thread digests MD5 and SHA-1.
+      const perceptualJob = hasher.perceptual(source);
       const [exact, perceptual]: [ExactHashes, PerceptualOutcome] = await Promise.all([
-        file.exact ?? hasher.exact(source),
-        hasher.perceptual(source),
+        file.exact ??
+          (bytes && bytes.byteLength <= ONE_SHOT_EXACT_MAX_BYTES
+            ? {
+                md5: digestHex('md5', bytes),
+                sha1: digestHex('sha1', bytes),
+                sha256,
+                size: bytes.byteLength,
+              }
+            : hasher.exact(source)),
+        perceptualJob,
       ]);
       tPerceptual = performance.now();
       outcome = {
@@ -653,6 +757,8 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       if (finished && holder.generation === generation && generation > 0)
         cache.set(exact.sha256, generation, { outcome, matches });
     }
+    // Lists missing from the index the file was matched against (read in the same tick as the matching).
+    const unchecked = unindexedLists;
     const tMatch = performance.now();
     const routeMap = routePolicies(context.policy);
     const decision = decide({
@@ -673,22 +779,26 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       (decision.outcome === 'unscanned' &&
         (context.policy?.whenUnavailable ?? config.whenUnavailable) === 'allow')
     ) {
-      queueLedger({
-        reference:
-          file.contentRef ??
-          `unreferenced:${context.requestId ?? 'no-request-id'}:${file.fieldname ?? 'file'}`,
-        acceptedAt: occurredAt,
-        route: context.route ?? null,
-        requestId: context.requestId ?? null,
-        uploader: { userId: context.uploader?.userId ?? null, ip: context.uploader?.ip ?? null },
-        file: {
-          originalName: file.originalName ?? null,
-          declaredType: file.declaredType ?? null,
-          sniffedType: outcome.format,
-          size: outcome.size,
+      queueLedger(
+        {
+          reference:
+            file.contentRef ??
+            `unreferenced:${context.requestId ?? 'no-request-id'}:${file.fieldname ?? 'file'}`,
+          acceptedAt: occurredAt,
+          route: context.route ?? null,
+          requestId: context.requestId ?? null,
+          uploader: { userId: context.uploader?.userId ?? null, ip: context.uploader?.ip ?? null },
+          file: {
+            originalName: file.originalName ?? null,
+            declaredType: file.declaredType ?? null,
+            sniffedType: outcome.format,
+            size: outcome.size,
+          },
+          hashes: outcome.hashes,
         },
-        hashes: outcome.hashes,
-      });
+        !outcome.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason)),
+        unchecked,
+      );
     }
     const tEnd = performance.now();
     if (metrics) {
@@ -776,6 +886,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       await started.catch(() => undefined);
       await rebuilding;
       await flushLedger();
+      await recheckingUnchecked;
       await hasher.close();
       if (ownsStore) await (await storePromise.catch(() => undefined))?.close();
     },

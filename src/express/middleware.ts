@@ -104,8 +104,22 @@ function respondUnchecked(gate: Hashgate, req: Request, res: Response): void {
   else res.json({ error: { code: ErrorCodes.UPLOAD_UNCHECKED, message } });
 }
 
+/** Route options `gate.storage()` scans with; given to `gate.middleware()` they apply only to files it scans itself. */
+const SCAN_OPTIONS = [
+  'route',
+  'uploader',
+  'contentRef',
+  'requestId',
+  'lists',
+  'actions',
+  'whenUnavailable',
+] as const;
+
 /** The Express middleware for one route (see module comment). */
 export function createMiddleware(gate: Hashgate, options: RouteOptions = {}): RequestHandler {
+  // Options that shape a scan, which gate.storage() has already done with its own options.
+  const scanShaping = SCAN_OPTIONS.filter((key) => options[key] !== undefined);
+  let warned = false;
   return (req: Request, res: Response, next: NextFunction): void => {
     const files = collectMulterFiles(req);
     if (files.length === 0) {
@@ -116,11 +130,21 @@ export function createMiddleware(gate: Hashgate, options: RouteOptions = {}): Re
       let result: ScanResult;
       const prescanned = files.map((f) => f[SCAN_RESULT] as ScanResult | undefined);
       if (prescanned.every((r) => r !== undefined)) {
-        // gate.storage() scanned each file while it streamed in; join the per-file results.
-        result = summarizeScan(
-          (prescanned as ScanResult[]).flatMap((p) => p.files),
-          options.whenUnavailable ?? gate.config.whenUnavailable,
+        // gate.storage() scanned each file while it streamed in, under its own route options:
+        // join the per-file results, refusing the request when the storage's policy refused a file.
+        const scans = prescanned as ScanResult[];
+        if (scanShaping.length > 0 && !warned) {
+          warned = true;
+          gate.config.logger.warn(
+            'gate.middleware() options that shape a scan have no effect on files gate.storage() scanned; give them to gate.storage()',
+            { options: scanShaping.join(', ') },
+          );
+        }
+        const joined = summarizeScan(
+          scans.flatMap((p) => p.files),
+          gate.config.whenUnavailable,
         );
+        result = { ...joined, rejected: joined.outcome !== 'block' && scans.some((p) => p.rejected) };
       } else {
         const scanFiles: ScanFile[] = files.map((f) => ({
           ...(f.buffer ? { bytes: f.buffer } : {}),

@@ -8,7 +8,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { invalidOption } from '../errors';
 import { getHashType, toHex } from '../hashing/hash-types';
-import { DIHEDRAL_VARIANTS, type DihedralVariant } from '../hashing/outcome';
+import { type ComputedHash, DIHEDRAL_VARIANTS, type DihedralVariant } from '../hashing/outcome';
 import { buildMatchIndexSync } from '../matching/match-index';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { integerOption, objectOption, rejectUnknownKeys } from '../validate';
@@ -16,7 +16,7 @@ import { IncidentErrorCodes } from './errors';
 import { MAX_RECHECK_ENTRIES, MAX_RECHECK_RADIUS, RecheckIndex } from './recheck-index';
 import { listNames } from './records';
 import type { IncidentStore } from './store';
-import type { IncidentMatch, LedgerRecord, NewLedgerRecord } from './types';
+import type { IncidentMatch, LedgerExactHit, LedgerRecord, NewLedgerRecord } from './types';
 
 /** Default Hamming thresholds of the re-check, per perceptual type. */
 export const DEFAULT_RECHECK_THRESHOLDS: Readonly<Record<string, number>> = Object.freeze({
@@ -87,8 +87,17 @@ export interface Ledger {
    * `byType` holds only the new entries, e.g. `{ ...update.snapshot, byType: update.added }` from
    * list sync. Raises one `takedown` incident per matching record (with every match) unless the
    * record already has one or one of its hashes is allowlisted.
+   *
+   * With `range`, only records whose seq lies in it are checked, for example the uploads
+   * accepted before a list's first version was loaded, checked against that whole version.
    */
-  recheck(newEntries: ListSnapshot): Promise<RecheckReport>;
+  recheck(newEntries: ListSnapshot, range?: LedgerRange): Promise<RecheckReport>;
+}
+
+/** Ledger records by seq, both ends included. */
+export interface LedgerRange {
+  readonly fromSeq: number;
+  readonly toSeq: number;
 }
 
 interface Hit {
@@ -98,6 +107,25 @@ interface Hit {
 
 function entryHex(t: TypedEntries, i: number): string {
   return toHex(t.hashes.subarray(i * t.hashBytes, (i + 1) * t.hashBytes));
+}
+
+/** The SHA-256 of a record's bytes: what identifies the same content across uploads. */
+function contentOf(record: LedgerRecord): string | undefined {
+  return record.hashes.find((h) => h.type === 'sha256')?.hex;
+}
+
+/** Adds matches to those kept under `key`, each (list, entry, hash type) once. */
+function addMatches<K>(
+  into: Map<K, Omit<IncidentMatch, 'quality'>[]>,
+  key: K,
+  matches: readonly Omit<IncidentMatch, 'quality'>[],
+): void {
+  const list = into.get(key) ?? [];
+  for (const m of matches) {
+    if (!list.some((x) => x.list === m.list && x.entryId === m.entryId && x.hashType === m.hashType))
+      list.push(m);
+  }
+  into.set(key, list);
 }
 
 /**
@@ -154,10 +182,15 @@ export function createLedger(options: LedgerOptions): Ledger {
     }
   }
 
-  async function perceptualHits(type: string, list: ListSnapshot, hits: Hit[]): Promise<number> {
+  async function perceptualHits(
+    type: string,
+    list: ListSnapshot,
+    hits: Hit[],
+    range: LedgerRange | undefined,
+  ): Promise<number> {
     const radius = thresholds[type] ?? 0;
     const t = list.byType.get(type)!;
-    if (radius > MAX_RECHECK_RADIUS) return perceptualHitsWide(type, list, radius, hits);
+    if (radius > MAX_RECHECK_RADIUS) return perceptualHitsWide(type, list, radius, hits, range);
     const entryHit = (row: number, seq: number, distance: number, variant: number): void => {
       hits.push({
         seq,
@@ -177,7 +210,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     for (let first = 0; first < t.count; first += MAX_RECHECK_ENTRIES) {
       const count = Math.min(MAX_RECHECK_ENTRIES, t.count - first);
       const index = new RecheckIndex(t.hashes.subarray(first * 32, (first + count) * 32), count, radius);
-      let after = 0;
+      let after = range ? range.fromSeq - 1 : 0;
       scanned = 0;
       for (;;) {
         const page = await store.scanLedgerPerceptual(type, after, pageSize);
@@ -214,7 +247,7 @@ export function createLedger(options: LedgerOptions): Ledger {
           entryHit(first + b.row, page.seqs[b.record]!, b.distance, b.variant);
         }
         scanned += n;
-        if (n < pageSize) break;
+        if (n < pageSize || (range && page.seqs[n - 1]! >= range.toSeq)) break;
         after = page.seqs[n - 1]!;
         await yieldToEventLoop();
       }
@@ -228,10 +261,11 @@ export function createLedger(options: LedgerOptions): Ledger {
     list: ListSnapshot,
     radius: number,
     hits: Hit[],
+    range: LedgerRange | undefined,
   ): Promise<number> {
     const index = buildMatchIndexSync([{ ...list, byType: new Map([[type, list.byType.get(type)!]]) }]);
     let scanned = 0;
-    let after = 0;
+    let after = range ? range.fromSeq - 1 : 0;
     for (;;) {
       const page = await store.scanLedgerPerceptual(type, after, pageSize);
       const n = page.seqs.length;
@@ -259,7 +293,7 @@ export function createLedger(options: LedgerOptions): Ledger {
         }
       }
       scanned += n;
-      if (n < pageSize) break;
+      if (n < pageSize || (range && page.seqs[n - 1]! >= range.toSeq)) break;
       after = page.seqs[n - 1]!;
       await yieldToEventLoop();
     }
@@ -268,6 +302,7 @@ export function createLedger(options: LedgerOptions): Ledger {
 
   async function raise(
     record: LedgerRecord,
+    hashes: readonly ComputedHash[],
     matches: readonly Omit<IncidentMatch, 'quality'>[],
     report: { incidents: string[]; alreadyRaised: number; allowlisted: number; takedownFailures: number },
   ): Promise<void> {
@@ -275,14 +310,14 @@ export function createLedger(options: LedgerOptions): Ledger {
       report.alreadyRaised++;
       return;
     }
-    const allowed = await store.findAllowlisted(record.hashes.map((h) => ({ type: h.type, hex: h.hex })));
+    const allowed = await store.findAllowlisted(hashes.map((h) => ({ type: h.type, hex: h.hex })));
     if (allowed.length > 0) {
       report.allowlisted++;
       return;
     }
     const withQuality: IncidentMatch[] = matches.map((m) => ({
       ...m,
-      quality: record.hashes.find((h) => h.type === m.hashType)?.provenance.quality ?? null,
+      quality: hashes.find((h) => h.type === m.hashType)?.provenance.quality ?? null,
     }));
     let incidentId: string;
     try {
@@ -293,7 +328,7 @@ export function createLedger(options: LedgerOptions): Ledger {
         requestId: record.requestId,
         uploader: record.uploader,
         file: record.file,
-        hashes: record.hashes,
+        hashes,
         matches: withQuality,
         ledger: { id: record.id, reference: record.reference, acceptedAt: record.acceptedAt },
       });
@@ -321,6 +356,48 @@ export function createLedger(options: LedgerOptions): Ledger {
     }
   }
 
+  async function readRecords(seqs: readonly number[], into: Map<number, LedgerRecord>): Promise<void> {
+    for (let i = 0; i < seqs.length; i += 500) {
+      for (const r of await store.getLedgerRecords(seqs.slice(i, i + 500))) into.set(r.seq, r);
+    }
+  }
+
+  /**
+   * Every other upload of the same bytes (the same SHA-256) matches too. The ledger keeps a
+   * repeated upload as a reference to content it holds already, with only its SHA-256 (see
+   * `Ledger.record`), so a match found through another hash type reaches every copy through this
+   * step. Each copy gets the matches of all copies; returns, per content, the fullest set of
+   * hashes recorded for it, which the incidents of its copies carry.
+   */
+  async function addCopies(
+    bySeq: Map<number, Omit<IncidentMatch, 'quality'>[]>,
+    records: Map<number, LedgerRecord>,
+  ): Promise<Map<string, readonly ComputedHash[]>> {
+    const matchesOf = new Map<string, Omit<IncidentMatch, 'quality'>[]>();
+    for (const [seq, matches] of bySeq) {
+      const record = records.get(seq);
+      const content = record && contentOf(record);
+      if (content !== undefined) addMatches(matchesOf, content, matches);
+    }
+    const contents = [...matchesOf.keys()];
+    const copies: LedgerExactHit[] = [];
+    for (let i = 0; i < contents.length; i += 5000)
+      copies.push(...(await store.findLedgerExact('sha256', contents.slice(i, i + 5000))));
+    for (const c of copies) addMatches(bySeq, c.seq, matchesOf.get(c.hex) ?? []);
+    await readRecords(
+      copies.filter((c) => !records.has(c.seq)).map((c) => c.seq),
+      records,
+    );
+    const fullest = new Map<string, readonly ComputedHash[]>();
+    for (const r of records.values()) {
+      const content = contentOf(r);
+      if (content === undefined) continue;
+      const prev = fullest.get(content);
+      if (!prev || r.hashes.length > prev.length) fullest.set(content, r.hashes);
+    }
+    return fullest;
+  }
+
   return Object.freeze({
     async record(records: NewLedgerRecord | readonly NewLedgerRecord[]) {
       return store.addToLedger(
@@ -328,10 +405,20 @@ export function createLedger(options: LedgerOptions): Ledger {
       );
     },
 
-    async recheck(newEntries: ListSnapshot): Promise<RecheckReport> {
+    async recheck(newEntries: ListSnapshot, range?: LedgerRange): Promise<RecheckReport> {
       const started = performance.now();
       if (typeof newEntries !== 'object' || newEntries === null || !(newEntries.byType instanceof Map)) {
         throw invalidOption('recheck(newEntries)', 'a list snapshot of the added entries', newEntries);
+      }
+      if (
+        range !== undefined &&
+        !(
+          Number.isSafeInteger(range?.fromSeq) &&
+          Number.isSafeInteger(range?.toSeq) &&
+          range.fromSeq <= range.toSeq
+        )
+      ) {
+        throw invalidOption('recheck(range)', 'whole numbers `fromSeq` <= `toSeq`', range);
       }
       const hits: Hit[] = [];
       const skippedTypes: string[] = [];
@@ -343,22 +430,24 @@ export function createLedger(options: LedgerOptions): Ledger {
         const kind = getHashType(type)?.kind;
         if (kind === 'exact') await exactHits(type, t, newEntries, hits);
         else if (kind === 'perceptual' && t.hashBytes === 32)
-          scanned = Math.max(scanned, await perceptualHits(type, newEntries, hits));
+          scanned = Math.max(scanned, await perceptualHits(type, newEntries, hits, range));
         else skippedTypes.push(type);
       }
       const bySeq = new Map<number, Omit<IncidentMatch, 'quality'>[]>();
       for (const h of hits) {
-        const list = bySeq.get(h.seq) ?? [];
-        if (!list.some((m) => m.entryId === h.match.entryId && m.hashType === h.match.hashType))
-          list.push(h.match);
-        bySeq.set(h.seq, list);
+        if (!range || (h.seq >= range.fromSeq && h.seq <= range.toSeq)) addMatches(bySeq, h.seq, [h.match]);
       }
+      const records = new Map<number, LedgerRecord>();
+      await readRecords([...bySeq.keys()], records);
+      const hashesOfContent = await addCopies(bySeq, records);
       const report = { incidents: [] as string[], alreadyRaised: 0, allowlisted: 0, takedownFailures: 0 };
       const seqs = [...bySeq.keys()].sort((a, b) => a - b);
-      for (let i = 0; i < seqs.length; i += 500) {
-        const records = await store.getLedgerRecords(seqs.slice(i, i + 500));
-        records.sort((a, b) => a.seq - b.seq);
-        for (const record of records) await raise(record, bySeq.get(record.seq)!, report);
+      for (const seq of seqs) {
+        const record = records.get(seq);
+        if (!record) continue;
+        const content = contentOf(record);
+        const hashes = (content !== undefined && hashesOfContent.get(content)) || record.hashes;
+        await raise(record, hashes, bySeq.get(seq)!, report);
       }
       await store.appendAudit({
         type: 'ledger.rechecked',

@@ -1016,18 +1016,20 @@ class SqliteIncidentStore implements IncidentStore {
         'INSERT OR REPLACE INTO ledger_perceptual (type, seq, hashes) VALUES (?, ?, ?)',
       );
       return prepared.map((p) => {
-        const body = JSON.stringify(p.body);
-        const seq = Number(insert.run(p.id, p.reference, p.acceptedAtMs, body).lastInsertRowid);
+        const seq = Number(
+          insert.run(p.id, p.reference, p.acceptedAtMs, JSON.stringify(p.body)).lastInsertRowid,
+        );
         for (const e of p.exact) exact.run(e.type, e.hash, seq);
         for (const h of p.perceptual) perceptual.run(h.type, seq, h.hashes);
-        return ledgerRecord({
-          seq,
+        // built from what was written rather than parsed back: this runs for every accepted upload
+        return {
           id: p.id,
+          seq,
           reference: p.reference,
-          accepted_at: p.acceptedAtMs,
-          body,
-          incident_id: null,
-        });
+          acceptedAt: iso(p.acceptedAtMs),
+          ...p.body,
+          incidentId: null,
+        };
       });
     });
   }

@@ -62,7 +62,9 @@ export interface TestBed {
 /**
  * A hashgate instance over local list files in a temp folder, and an app with one route per
  * multer mode: `/memory` (single), `/array` (disk, array), `/fields` (memory, fields),
- * `/any` (memory, any), `/stored` (gate.storage around disk storage), `/limited` (1 KB limit).
+ * `/any` (memory, any), `/stored` (gate.storage around disk storage), `/limited` (1 KB limit),
+ * `/review-only` (list `known` turned into review), `/referenced` (memory, the content reference
+ * from the `x-content-ref` header).
  */
 export async function makeTestBed(
   lists: (dir: string) => ListOptions[],
@@ -118,6 +120,12 @@ export async function makeTestBed(
     handler,
   );
   app.post('/review-only', memory.single('file'), gate.middleware({ actions: { known: 'review' } }), handler);
+  app.post(
+    '/referenced',
+    memory.single('file'),
+    gate.middleware({ contentRef: (req) => req.get('x-content-ref') }),
+    handler,
+  );
   app.use(
     (
       err: Error & { code?: string },

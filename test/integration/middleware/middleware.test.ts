@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
+import multer from 'multer';
 import request from 'supertest';
 import { type Images, listLines, makeImages, makeTestBed, type TestBed } from './helpers';
 
@@ -290,6 +292,73 @@ describe('gate.middleware() when uploads cannot be checked', () => {
     }
   });
 
+  it('re-checks uploads accepted before the first list load once the list loads', async () => {
+    const takedowns: string[] = [];
+    const bed = await makeTestBed(
+      (dir) => [{ name: 'late', file: join(dir, 'late.txt'), format: 'threatexchange' }],
+      { whenUnavailable: 'allow', onRetroactiveMatch: (r) => void takedowns.push(r.reference) },
+    );
+    try {
+      for (const [ref, image] of [
+        ['bucket/reencoded', images.reencoded],
+        ['bucket/unrelated', images.unrelated],
+      ] as const) {
+        const res = await request(bed.app)
+          .post('/referenced')
+          .set('x-content-ref', ref)
+          .attach('file', image, 'a.jpg')
+          .expect(200);
+        expect(res.body).toMatchObject({ outcome: 'unscanned' });
+      }
+      // the list arrives, holding the known image by its PDQ hash only
+      bed.writeList('late', await listLines([images.known], ['pdq']));
+      await bed.gate.refreshLists();
+      expect(bed.gate.status().ready).toBe(true);
+      const store = await bed.gate.store();
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && takedowns.length === 0) await new Promise((r) => setTimeout(r, 50));
+      expect(takedowns).toEqual(['bucket/reencoded']);
+      const [incident] = (await store.listIncidents()).filter((i) => i.action === 'takedown');
+      expect((await store.getIncident(incident!.id))!.matches.map((m) => [m.list, m.hashType])).toEqual([
+        ['late', 'pdq'],
+      ]);
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it("follows gate.storage()'s failure policy for files it scanned, and warns about scan options given to gate.middleware()", async () => {
+    const warnings: string[] = [];
+    const bed = await makeTestBed(
+      (dir) => [{ name: 'missing', file: join(dir, 'missing.txt'), format: 'threatexchange' }],
+      { logger: { info() {}, error() {}, warn: (message) => void warnings.push(message) } },
+    );
+    try {
+      bed.app.post(
+        '/stored-allow',
+        multer({ storage: bed.gate.storage(multer.memoryStorage(), { whenUnavailable: 'allow' }) }).single(
+          'file',
+        ),
+        bed.gate.middleware({ whenUnavailable: 'reject' }),
+        (req, res) => void res.json({ outcome: req.hashgate?.outcome }),
+      );
+      for (let i = 0; i < 2; i++) {
+        const res = await request(bed.app)
+          .post('/stored-allow')
+          .attach('file', images.unrelated, 'a.jpg')
+          .expect(200);
+        expect(res.body).toEqual({ outcome: 'unscanned' });
+      }
+      // the default route scans with the top-level policy (reject)
+      await request(bed.app).post('/memory').attach('file', images.unrelated, 'a.jpg').expect(503);
+      expect(
+        warnings.filter((w) => w.includes('have no effect on files gate.storage() scanned')),
+      ).toHaveLength(1);
+    } finally {
+      await bed.close();
+    }
+  });
+
   it('treats stale lists as unable to vouch for an upload, but still blocks what they match', async () => {
     let now = Date.now();
     const text = await listLines([images.known]);
@@ -365,6 +434,59 @@ describe('list updates', () => {
       }
       expect(raised).toBeGreaterThanOrEqual(1);
       expect(takedowns.length).toBe(raised);
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it('records a repeated upload as another reference to content the ledger holds, and re-checks every reference', async () => {
+    const takedowns: string[] = [];
+    const bed = await makeTestBed(
+      (dir) => [{ name: 'grow', file: join(dir, 'grow.txt'), format: 'threatexchange' }],
+      { onRetroactiveMatch: (r) => void takedowns.push(r.reference) },
+      { grow: await listLines([images.knownOther]) },
+    );
+    try {
+      await bed.gate.ready();
+      const store = await bed.gate.store();
+      const sha256 = createHash('sha256').update(images.unrelated).digest('hex');
+      const recorded = async (n: number): Promise<number[]> => {
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const seqs = (await store.findLedgerExact('sha256', [sha256])).map((h) => h.seq);
+          if (seqs.length >= n || Date.now() > deadline) return seqs;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
+      await request(bed.app)
+        .post('/referenced')
+        .set('x-content-ref', 'bucket/first')
+        .attach('file', images.unrelated, 'a.jpg')
+        .expect(200);
+      expect(await recorded(1)).toHaveLength(1);
+      await request(bed.app)
+        .post('/referenced')
+        .set('x-content-ref', 'bucket/second')
+        .attach('file', images.unrelated, 'b.jpg')
+        .expect(200);
+      const records = await store.getLedgerRecords(await recorded(2));
+      expect(records.map((r) => [r.reference, r.hashes.map((h) => h.type).sort()]).sort()).toEqual([
+        ['bucket/first', ['blockhash', 'md5', 'pdq', 'sha1', 'sha256']],
+        ['bucket/second', ['sha256']],
+      ]);
+      expect(records.find((r) => r.reference === 'bucket/second')!.file.originalName).toBe('b.jpg');
+
+      // the list gains the image by its PDQ hash: both references are found
+      writeFileSync(
+        join(bed.dir, 'grow.txt'),
+        await listLines([images.knownOther, images.unrelated], ['pdq']),
+      );
+      await bed.gate.refreshLists();
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && takedowns.length < 2) await new Promise((r) => setTimeout(r, 50));
+      expect(takedowns.sort()).toEqual(['bucket/first', 'bucket/second']);
+      const incidents = (await store.listIncidents()).filter((i) => i.action === 'takedown');
+      expect(incidents).toHaveLength(2);
     } finally {
       await bed.close();
     }

@@ -188,6 +188,58 @@ describe('ledger re-check', () => {
     expect(report.incidents).toHaveLength(1);
   });
 
+  it('reaches every upload of the same bytes, including copies recorded with their SHA-256 only', async () => {
+    const bytes = randomBytes(48);
+    const full = sampleLedgerRecord('bucket/first-copy', balancedHex256(), bytes);
+    const sha256 = full.hashes.find((h) => h.type === 'sha256')!;
+    const copy = { ...sampleLedgerRecord('bucket/second-copy', balancedHex256(), bytes), hashes: [sha256] };
+    const other = sampleLedgerRecord('bucket/other');
+    const takedowns: string[] = [];
+    const ledger = createLedger({ store, onTakedown: (r) => void takedowns.push(r.reference) });
+    await ledger.record([full, other]);
+    await ledger.record([copy]);
+    const pdq = full.hashes.find((h) => h.type === 'pdq')!.hex;
+    const report = await ledger.recheck(addedEntries(4, [{ type: 'pdq', hex: pdq, id: 'entry-pdq' }]));
+    expect(report).toMatchObject({ matched: 2, alreadyRaised: 0 });
+    expect(takedowns.sort()).toEqual(['bucket/first-copy', 'bucket/second-copy']);
+    const incidents = await Promise.all(report.incidents.map((id) => store.getIncident(id)));
+    const second = incidents.find((i) => i!.ledger!.reference === 'bucket/second-copy')!;
+    // the copy's incident names the match and carries every hash the first upload recorded
+    expect(second.matches.map((m) => [m.hashType, m.entryId, m.quality])).toEqual([['pdq', 'entry-pdq', 88]]);
+    expect(second.hashes.map((h) => h.type).sort()).toEqual(['md5', 'pdq', 'sha1', 'sha256']);
+    // a copy matched directly by its SHA-256 reaches the first upload the same way
+    const again = await ledger.recheck(
+      addedEntries(5, [{ type: 'sha256', hex: sha256.hex, id: 'entry-sha' }]),
+    );
+    expect(again).toMatchObject({ matched: 2, alreadyRaised: 2, incidents: [] });
+  });
+
+  it('checks only the records of a seq range when given one', async () => {
+    const pdq = balancedHex256();
+    const bytes = randomBytes(40);
+    const ledger = createLedger({ store });
+    const stored = await ledger.record([
+      sampleLedgerRecord('before', pdq),
+      sampleLedgerRecord('inside', pdq),
+      sampleLedgerRecord('inside-exact', balancedHex256(), bytes),
+      sampleLedgerRecord('after', pdq, bytes),
+    ]);
+    const md5 = stored[2]!.hashes.find((h) => h.type === 'md5')!.hex;
+    const report = await ledger.recheck(
+      addedEntries(6, [
+        { type: 'pdq', hex: pdq, id: 'entry-pdq' },
+        { type: 'md5', hex: md5, id: 'entry-md5' },
+      ]),
+      { fromSeq: stored[1]!.seq, toSeq: stored[2]!.seq },
+    );
+    const raised = await Promise.all(report.incidents.map((id) => store.getIncident(id)));
+    // 'after' holds the same bytes as 'inside-exact': another copy of matched content is reached too
+    expect(raised.map((i) => i!.ledger!.reference).sort()).toEqual(['after', 'inside', 'inside-exact']);
+    await expect(ledger.recheck(addedEntries(7, []), { fromSeq: 5, toSeq: 2 })).rejects.toThrow(
+      'recheck(range)',
+    );
+  });
+
   it('finds exactly the records a linear scan finds, at the threshold and not beyond', async () => {
     const entries = Array.from({ length: 50 }, (_, i) => ({
       type: 'pdq',
