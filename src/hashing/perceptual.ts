@@ -19,6 +19,7 @@ import {
 } from './outcome';
 import { type PdqDihedralHashes, pdqHash } from './pdq';
 import { readFileHead, SNIFF_BYTES, sniffFormat } from './sniff';
+import { findContentBox, hashRegion } from './trim';
 
 /** Where the bytes to hash are: in memory, or in a file the decoder reads itself. */
 export type HashSource = { readonly bytes: Uint8Array } | { readonly path: string };
@@ -229,6 +230,23 @@ export async function computePerceptual(
         },
       });
     }
+  }
+  // Border and letterbox removal (docs/detection.md): the content inside a uniform frame is
+  // hashed too, next to the whole image, when the whole image could be hashed at all.
+  if (config.trim) {
+    const t3 = performance.now();
+    const box = findContentBox(image, { tolerance: config.trim.tolerance });
+    if (box) {
+      const region = { kind: 'trimmed', ...box } as const;
+      hashes.push(...hashRegion(image, region, { ...config, decoder: DECODER_VERSION }).hashes);
+    }
+    return {
+      format,
+      image: facts,
+      hashes,
+      unavailable,
+      timings: { ...timings, trimMs: performance.now() - t3 },
+    };
   }
   return { format, image: facts, hashes, unavailable, timings };
 }
