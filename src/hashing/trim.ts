@@ -62,6 +62,8 @@ export const TRIM_DEFAULT_TOLERANCE = 12;
 const DEFAULT_LINE_FRACTION = 0.98;
 const DEFAULT_MIN_TRIM_FRACTION = 0.03;
 const DEFAULT_MIN_CONTENT_FRACTION = 0.2;
+/** Opposite sides whose frames differ by more than this (plus 1% of the side) are evened up: two 8x8 JPEG blocks. */
+const ASYMMETRY_SLACK_PX = 16;
 /** Smallest content side kept, in pixels (PDQ flags sides under 32 px as unreliable). */
 const MIN_CONTENT_SIDE = 32;
 
@@ -139,7 +141,8 @@ function lineMatches(
  * pillarbox bars, each side with its own colour, tolerant of JPEG noise. Each side is walked
  * inward line by line while the line stays within `tolerance` of the colour of that side's
  * outermost line; the walks repeat until the box stops shrinking (so a top bar and a left border
- * of another colour are both found).
+ * of another colour are both found). A band on one side only is not a frame; opposite sides that
+ * differ by more than two JPEG blocks are evened up to the thinner one.
  *
  * @returns the content box, or `undefined` when there is no frame worth removing (thinner than
  *   `minTrimFraction` on both axes) or what is left would be too small to be content.
@@ -202,6 +205,21 @@ export function findContentBox(pixels: RgbaPixels, settings: TrimSettings = {}):
   if (box.left === 0 || box.right === width) {
     box.left = 0;
     box.right = width;
+  }
+  // Framing tools add the same thickness on opposite sides. When one side went much further, the
+  // photo's own edge there is close to the frame colour (a dark sky on a black border): that side
+  // is cut back to the other's thickness so that no content is removed.
+  const evenUp = (a: number, b: number, side: number): number =>
+    Math.abs(a - b) <= ASYMMETRY_SLACK_PX + side * 0.01 ? -1 : Math.min(a, b);
+  const vertical = evenUp(box.top, height - box.bottom, height);
+  if (vertical >= 0) {
+    box.top = vertical;
+    box.bottom = height - vertical;
+  }
+  const horizontal = evenUp(box.left, width - box.right, width);
+  if (horizontal >= 0) {
+    box.left = horizontal;
+    box.right = width - horizontal;
   }
   const trimmedW = width - (box.right - box.left);
   const trimmedH = height - (box.bottom - box.top);

@@ -24,9 +24,10 @@ export interface CropSpec {
 
 /**
  * The crops `hashgate list build --augment crops` indexes for every image: 5% and 10% from all
- * sides, and 15% from each single side. PDQ stops matching at about 3% cropped from every side or
- * 8% from one side; these six crops cover the usual crops of re-uploads between them (measured in
- * docs/detection.md, including crops that are not in this set).
+ * sides, and 15% from each single side. PDQ itself stops matching at about 2% cut from every side
+ * or 2-3% from one side, and each indexed crop reaches about as far around itself: these crops catch
+ * re-uploads cropped close to them, not every crop (measured in docs/detection.md, with crops that
+ * are not in this set).
  */
 export const DEFAULT_CROPS: readonly CropSpec[] = Object.freeze([
   { name: 'all5', left: 0.05, top: 0.05, right: 0.05, bottom: 0.05 },
