@@ -402,7 +402,7 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
       .option('--no-gzip', 'write plain .ndjson files instead of .ndjson.gz')
       .option(
         '--augment <kind>',
-        "crops: also index the PDQ and blockhash of 6 crops of every image input, as entries derived from the image's own (see docs/detection.md)",
+        "crops: also index the PDQ hashes of 6 crops of every image input, as entries derived from the image's own (see docs/detection.md)",
         'none',
       )
       .option('--strict', 'fail when any input entry is invalid'),
@@ -455,7 +455,7 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
       .option('--key <file>', 'private key file (repeatable)', collect)
       .option(
         '--augment <kind>',
-        "crops: also index the PDQ and blockhash of 6 crops of every image input, as entries derived from the image's own (see docs/detection.md)",
+        "crops: also index the PDQ hashes of 6 crops of every image input, as entries derived from the image's own (see docs/detection.md)",
         'none',
       )
       .option('--no-gzip', 'write plain .ndjson files'),

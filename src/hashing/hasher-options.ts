@@ -43,6 +43,12 @@ export interface HashingOptions {
 export interface TrimOptions {
   /** Largest difference (0-255, on any of R, G, B) between a frame pixel and the frame colour. @default 12 */
   tolerance?: number;
+  /**
+   * Also compute the blockhash of the trimmed content (PDQ's is always computed). Off because it
+   * added false matches among dark astronomical plates in the benchmark while PDQ alone already
+   * matched every framed copy (docs/detection.md). @default false
+   */
+  blockhash?: boolean;
 }
 
 /** PDQ options. */
@@ -120,9 +126,10 @@ export function parseHashingOptions(options: unknown = {}, prefix = 'hashing'): 
   let trim: HashingConfig['trim'] = false;
   if (o.trim !== false) {
     const t = objectOption(name('trim'), o.trim);
-    rejectUnknownKeys(name('trim'), t, ['tolerance']);
+    rejectUnknownKeys(name('trim'), t, ['tolerance', 'blockhash']);
     trim = Object.freeze({
       tolerance: integerOption(name('trim.tolerance'), t.tolerance, TRIM_DEFAULT_TOLERANCE, 0, 255),
+      blockhash: booleanOption(name('trim.blockhash'), t.blockhash, false),
     });
   }
   const workers = integerOption(name('workers'), o.workers, cpus().length, 0, 256);

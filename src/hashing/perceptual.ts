@@ -238,7 +238,12 @@ export async function computePerceptual(
     const box = findContentBox(image, { tolerance: config.trim.tolerance });
     if (box) {
       const region = { kind: 'trimmed', ...box } as const;
-      hashes.push(...hashRegion(image, region, { ...config, decoder: DECODER_VERSION }).hashes);
+      const how = {
+        ...config,
+        blockhash: config.trim.blockhash && config.blockhash,
+        decoder: DECODER_VERSION,
+      };
+      hashes.push(...hashRegion(image, region, how).hashes);
     }
     return {
       format,

@@ -84,12 +84,15 @@ export function cropBox(width: number, height: number, spec: CropSpec): PixelBox
 
 /**
  * Decodes an image and computes the PDQ (without dihedral variants: a list holds the image as it
- * is) and blockhash of each crop, under the same decode limits and quality rules as the hashing
- * engine. Runs on the calling thread (decoding is asynchronous, the hashing is not): meant for
+ * is) of each crop, and its blockhash with `withBlockhash` (off by default: blockhash crops added
+ * false matches in the benchmark and no recall PDQ crops lacked), under the same decode limits and
+ * quality rules as the hashing engine. Runs on the calling thread (decoding is asynchronous, the hashing is not): meant for
  * building lists, not for requests. A crop that yields no usable hash (flat, too small) is left
  * out; an image that cannot be decoded yields no crop hashes.
  *
  * @param config - the hashing configuration (decode limits, PDQ and blockhash settings)
+ * @param crops - which crops, {@link DEFAULT_CROPS} by default
+ * @param withBlockhash - also compute each crop's blockhash
  * @returns one {@link ComputedHash} per crop and hash type, each with `provenance.region` of kind `crop`
  *
  * @example
@@ -99,6 +102,7 @@ export async function cropHashes(
   source: HashSource,
   config: HashingConfig,
   crops: readonly CropSpec[] = DEFAULT_CROPS,
+  withBlockhash = false,
 ): Promise<ComputedHash[]> {
   const head =
     'bytes' in source ? source.bytes.subarray(0, SNIFF_BYTES) : (await readFileHead(source.path)).head;
@@ -112,7 +116,7 @@ export async function cropHashes(
   const image = decoded.image;
   const how = {
     pdq: config.pdq ? { ...config.pdq, dihedral: false } : (false as const),
-    blockhash: config.blockhash,
+    blockhash: withBlockhash && config.blockhash,
     decoder: DECODER_VERSION,
     frame: config.frame,
   };

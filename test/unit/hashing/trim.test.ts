@@ -152,15 +152,7 @@ describe('hashing a framed image', () => {
       80,
     );
     const outcome = await hasher.hash({ bytes });
-    expect(outcome.hashes.map((h) => h.type)).toEqual([
-      'md5',
-      'sha1',
-      'sha256',
-      'pdq',
-      'blockhash',
-      'pdq',
-      'blockhash',
-    ]);
+    expect(outcome.hashes.map((h) => h.type)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash', 'pdq']);
     const whole = pdqOf(outcome, false)!;
     const trimmed = pdqOf(outcome, true)!;
     expect(trimmed.provenance.region?.kind).toBe('trimmed');
@@ -172,6 +164,15 @@ describe('hashing a framed image', () => {
       distance(trimmed, pdqOf(original, false)!),
     );
     expect(outcome.timings.trimMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('also hashes the trimmed content with blockhash when trim.blockhash is on', async () => {
+    const withBlockhash = createHasher({ workers: 0, trim: { blockhash: true } });
+    const bytes = await framed({ top: 30, bottom: 30, left: 40, right: 40 }, { r: 0, g: 0, b: 0 }, 'png');
+    const outcome = await withBlockhash.hash({ bytes });
+    await withBlockhash.close();
+    const trimmed = outcome.hashes.filter((h) => h.provenance.region?.kind === 'trimmed');
+    expect(trimmed.map((h) => h.type)).toEqual(['pdq', 'blockhash']);
   });
 
   it('hashes only the whole image of a photo without a frame', async () => {
@@ -189,7 +190,7 @@ describe('hashing a framed image', () => {
 
 describe('the trim option', () => {
   it('is on by default with a tolerance of 12', () => {
-    expect(parseHashingOptions({}).trim).toEqual({ tolerance: 12 });
+    expect(parseHashingOptions({}).trim).toEqual({ tolerance: 12, blockhash: false });
     expect(parseHashingOptions({ trim: false }).trim).toBe(false);
   });
 
