@@ -13,15 +13,25 @@
  * 3. False matches: every pair of different photos of the whole folder, PDQ dihedral (both
  *    directions) and blockhash; pairs of two `series__` frames are counted separately.
  * 4. Prints a table and writes a PNG of the PDQ distance histograms.
+ *
+ * Every figure is given for four set-ups (docs/detection.md):
+ * - `plain`: the whole image's hashes only, on both sides (hash-only lists, trimming off);
+ * - `trim`: uploads and list images also hashed after border and letterbox removal (the default);
+ * - `aug`: the list also holds the hashes of the crops of list augmentation (`--augment crops`);
+ * - `trim+aug`: both.
+ * False matches are counted for each set-up with the list side's hashes (whole, trimmed, crops)
+ * against the upload side's (whole and trimmed, all 8 dihedral variants), both ways round.
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { bytesToWords256, hamming256, hammingBytes } from '../src/hashing/hamming';
 import { createHasher, type Hasher } from '../src/hashing/hasher';
-import { DIHEDRAL_VARIANTS, type PerceptualOutcome } from '../src/hashing/outcome';
+import { type ComputedHash, DIHEDRAL_VARIANTS, type PerceptualOutcome } from '../src/hashing/outcome';
+import { cropHashes, DEFAULT_CROPS } from '../src/lists/augment';
 import { DEFAULT_THRESHOLDS } from '../src/options';
 import { writeHistogramPng } from './lib/robustness-chart';
 import { TRANSFORMS } from './lib/robustness-transforms';
@@ -42,24 +52,54 @@ interface Hashed {
   pdqReason?: string;
   blockhash?: Uint8Array;
   bhReason?: string;
+  /** PDQ (8 variants) and blockhash of the content inside a border, when trimming found one. */
+  pdqTrim?: Uint32Array;
+  bhTrim?: Uint8Array;
+  /** PDQ (`orig` only, 8 words each) and blockhash of the crops of list augmentation. */
+  pdqCrops?: Uint32Array[];
+  bhCrops?: Uint8Array[];
+  /** Milliseconds finding the border and hashing the trimmed content. */
+  trimMs: number;
+}
+
+function pdqWords(h: ComputedHash): Uint32Array {
+  const words = new Uint32Array(8 * DIHEDRAL_VARIANTS.length);
+  DIHEDRAL_VARIANTS.forEach((v, k) => {
+    const hex = h.variants?.[v] ?? (v === 'orig' ? h.hex : undefined);
+    if (hex === undefined) throw new Error(`PDQ variant ${v} missing: is dihedral off?`);
+    bytesToWords256(Buffer.from(hex, 'hex'), words, k * 8);
+  });
+  return words;
 }
 
 function toHashed(o: PerceptualOutcome): Hashed {
-  const h: Hashed = {};
-  const pdq = o.hashes.find((x) => x.type === 'pdq');
-  if (pdq) {
-    const words = new Uint32Array(8 * DIHEDRAL_VARIANTS.length);
-    DIHEDRAL_VARIANTS.forEach((v, k) => {
-      const hex = pdq.variants?.[v] ?? (v === 'orig' ? pdq.hex : undefined);
-      if (hex === undefined) throw new Error(`PDQ variant ${v} missing: is dihedral off?`);
-      bytesToWords256(Buffer.from(hex, 'hex'), words, k * 8);
-    });
-    h.pdq = words;
-  } else h.pdqReason = o.unavailable.find((u) => u.type === 'pdq')?.reason ?? 'missing';
-  const bh = o.hashes.find((x) => x.type === 'blockhash');
+  const h: Hashed = { trimMs: o.timings.trimMs ?? 0 };
+  const whole = o.hashes.filter((x) => !x.provenance.region);
+  const trimmed = o.hashes.filter((x) => x.provenance.region?.kind === 'trimmed');
+  const pdq = whole.find((x) => x.type === 'pdq');
+  if (pdq) h.pdq = pdqWords(pdq);
+  else h.pdqReason = o.unavailable.find((u) => u.type === 'pdq')?.reason ?? 'missing';
+  const bh = whole.find((x) => x.type === 'blockhash');
   if (bh) h.blockhash = new Uint8Array(Buffer.from(bh.hex, 'hex'));
   else h.bhReason = o.unavailable.find((u) => u.type === 'blockhash')?.reason ?? 'missing';
+  const pdqT = trimmed.find((x) => x.type === 'pdq');
+  if (pdqT) h.pdqTrim = pdqWords(pdqT);
+  const bhT = trimmed.find((x) => x.type === 'blockhash');
+  if (bhT) h.bhTrim = new Uint8Array(Buffer.from(bhT.hex, 'hex'));
   return h;
+}
+
+function addCrops(h: Hashed, crops: readonly ComputedHash[]): void {
+  h.pdqCrops = crops
+    .filter((c) => c.type === 'pdq')
+    .map((c) => {
+      const words = new Uint32Array(8);
+      bytesToWords256(Buffer.from(c.hex, 'hex'), words, 0);
+      return words;
+    });
+  h.bhCrops = crops
+    .filter((c) => c.type === 'blockhash')
+    .map((c) => new Uint8Array(Buffer.from(c.hex, 'hex')));
 }
 
 /** PDQ distance of `query` (its `orig` only, or the min over its 8 variants) to `ref`'s `orig` hash. */
@@ -73,6 +113,44 @@ function pdqDistance(query: Uint32Array, ref: Uint32Array, dihedral: boolean): n
   }
   return best;
 }
+
+/** The four set-ups every figure is given for. */
+const SETUPS = ['plain', 'trim', 'aug', 'trim+aug'] as const;
+type Setup = (typeof SETUPS)[number];
+const NO_MATCH = 256;
+
+/**
+ * Smallest dihedral PDQ distance from the upload `u` (whole and, with trimming, trimmed; all 8
+ * variants) to the list image `l` (whole, trimmed with trimming, crops with augmentation), per set-up.
+ */
+function pdqSetups(u: Hashed, l: Hashed): Record<Setup, number> {
+  const m = (a?: Uint32Array, b?: Uint32Array): number => (a && b ? pdqDistance(a, b, true) : NO_MATCH);
+  const crops = (a?: Uint32Array): number => {
+    let best = NO_MATCH;
+    if (a && l.pdqCrops) for (const c of l.pdqCrops) best = Math.min(best, pdqDistance(a, c, true));
+    return best;
+  };
+  const plain = m(u.pdq, l.pdq);
+  const trim = Math.min(plain, m(u.pdqTrim, l.pdq), m(u.pdq, l.pdqTrim), m(u.pdqTrim, l.pdqTrim));
+  const aug = Math.min(plain, crops(u.pdq));
+  return { plain, trim, aug, 'trim+aug': Math.min(trim, aug, crops(u.pdqTrim)) };
+}
+
+/** The same for blockhash (no dihedral variants). */
+function bhSetups(u: Hashed, l: Hashed): Record<Setup, number> {
+  const m = (a?: Uint8Array, b?: Uint8Array): number => (a && b ? hammingBytes(a, b) : NO_MATCH);
+  const crops = (a?: Uint8Array): number => {
+    let best = NO_MATCH;
+    if (a && l.bhCrops) for (const c of l.bhCrops) best = Math.min(best, hammingBytes(a, c));
+    return best;
+  };
+  const plain = m(u.blockhash, l.blockhash);
+  const trim = Math.min(plain, m(u.bhTrim, l.blockhash), m(u.blockhash, l.bhTrim), m(u.bhTrim, l.bhTrim));
+  const aug = Math.min(plain, crops(u.blockhash));
+  return { plain, trim, aug, 'trim+aug': Math.min(trim, aug, crops(u.bhTrim)) };
+}
+
+const zeroSetups = (): Record<Setup, number> => ({ plain: 0, trim: 0, aug: 0, 'trim+aug': 0 });
 
 /** Runs `fn` over `items` with at most `n` in flight (the hasher's queue is bounded). */
 async function pool<T, R>(
@@ -108,15 +186,18 @@ async function hashBytes(hasher: Hasher, bytes: Buffer): Promise<Hashed> {
 interface TransformResult {
   name: string;
   group: string;
-  /** Photos whose original and transformed PDQ were both available. */
+  /** Photos whose original PDQ was available. */
   pdqN: number;
   pdqPlain: number;
-  pdqDihedral: number;
+  /** Matches per set-up, PDQ with dihedral queries. */
+  pdq: Record<Setup, number>;
   pdqDist: number[];
   /** Transformed images whose PDQ was unavailable (counted as misses). */
   pdqLost: number;
+  /** Transformed images in which trimming found a border. */
+  trimmed: number;
   bhN: number;
-  bh: number;
+  bh: Record<Setup, number>;
   bhDist: number[];
   bhLost: number;
   failed: number;
@@ -138,12 +219,17 @@ async function main(): Promise<void> {
     .sort();
   console.log(`robustness benchmark: ${files.length} photos from ${folder}, ${workers} workers`);
   console.log(
-    `decoder: sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}; node ${process.version}; thresholds pdq <= ${PDQ_T}, blockhash <= ${BH_T}`,
+    `decoder: sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}; node ${process.version}; thresholds pdq <= ${PDQ_T}, blockhash <= ${BH_T}; load average at start ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${cpus().length} cores`,
   );
-  const hasher = createHasher({ workers });
+  // Regions are hashed with blockhash too, to measure what it would add (the defaults hash them
+  // with PDQ only): the blockhash columns of trim and aug are those of a non-default set-up.
+  const hasher = createHasher({ workers, trim: { blockhash: true } });
   const t0 = performance.now();
 
-  // 1. the whole corpus
+  // 1. the whole corpus: the hasher's defaults (whole image and, for framed images, trimmed
+  // content), then the crops of list augmentation of every photo (on this thread, like the CLI).
   const inputs = files.map((f) => readFileSync(join(folder, f)));
   const corpus = await pool(inputs, 2 * workers + 2, (b) => hashBytes(hasher, b));
   const t1 = performance.now();
@@ -157,6 +243,44 @@ async function main(): Promise<void> {
   console.log(
     `hashed ${files.length} photos in ${((t1 - t0) / 1000).toFixed(1)} s; PDQ unavailable for ${noPdq.length} (${reasons(noPdq.map((h) => h.pdqReason))}), blockhash unavailable for ${noBh.length} (${reasons(noBh.map((h) => h.bhReason))})`,
   );
+  const kinds = (pred: (h: Hashed, f: string) => boolean): string => {
+    const m = new Map<string, number>();
+    corpus.forEach((h, i) => {
+      const k = files[i]!.split('__')[0]!;
+      if (pred(h, files[i]!)) m.set(k, (m.get(k) ?? 0) + 1);
+    });
+    return [...m].map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  };
+  const trimmedCorpus = corpus.filter((h) => h.pdqTrim || h.bhTrim).length;
+  const trimMs = corpus.map((h) => h.trimMs);
+  const trimMsTrimmed = corpus.filter((h) => h.pdqTrim || h.bhTrim).map((h) => h.trimMs);
+  console.log(
+    `trimming found a frame in ${trimmedCorpus} of ${files.length} untouched photos (${kinds((h) => !!(h.pdqTrim || h.bhTrim))}); time: median ${median(trimMs).toFixed(2)} ms a photo, median ${median(trimMsTrimmed).toFixed(1)} ms for a framed one (find + hash the content)`,
+  );
+  const t1c = performance.now();
+  await pool(inputs, 2, async (b, i) => {
+    if (corpus[i]!.pdq || corpus[i]!.blockhash)
+      addCrops(corpus[i]!, await cropHashes({ bytes: b }, hasher.config, DEFAULT_CROPS, true));
+  });
+  const t1d = performance.now();
+  console.log(
+    `list augmentation: ${DEFAULT_CROPS.length} crops (${DEFAULT_CROPS.map((c) => c.name).join(', ')}) of ${files.length} photos hashed in ${((t1d - t1c) / 1000).toFixed(1)} s on the main thread (${((t1d - t1c) / files.length).toFixed(0)} ms a list image, decode included)`,
+  );
+  const count = (f: (h: Hashed) => number): number => corpus.reduce((n, h) => n + f(h), 0);
+  const entries = {
+    pdq: {
+      plain: count((h) => (h.pdq ? 1 : 0)),
+      trim: count((h) => (h.pdq ? 1 : 0) + (h.pdqTrim ? 1 : 0)),
+      aug: count((h) => (h.pdq ? 1 : 0) + (h.pdqCrops?.length ?? 0)),
+      'trim+aug': count((h) => (h.pdq ? 1 : 0) + (h.pdqTrim ? 1 : 0) + (h.pdqCrops?.length ?? 0)),
+    },
+    blockhash: {
+      plain: count((h) => (h.blockhash ? 1 : 0)),
+      trim: count((h) => (h.blockhash ? 1 : 0) + (h.bhTrim ? 1 : 0)),
+      aug: count((h) => (h.blockhash ? 1 : 0) + (h.bhCrops?.length ?? 0)),
+      'trim+aug': count((h) => (h.blockhash ? 1 : 0) + (h.bhTrim ? 1 : 0) + (h.bhCrops?.length ?? 0)),
+    },
+  };
 
   // 2. transforms over an even sample
   const eligible = files.map((f, i) => ({ f, i })).filter(({ f }) => !/^(series|astro)__/.test(f));
@@ -172,11 +296,12 @@ async function main(): Promise<void> {
     group: t.group,
     pdqN: 0,
     pdqPlain: 0,
-    pdqDihedral: 0,
+    pdq: zeroSetups(),
     pdqDist: [],
     pdqLost: 0,
+    trimmed: 0,
     bhN: 0,
-    bh: 0,
+    bh: zeroSetups(),
     bhDist: [],
     bhLost: 0,
     failed: 0,
@@ -199,23 +324,23 @@ async function main(): Promise<void> {
           if (r.failed === 1) console.error(`transform ${t.name} failed: ${(err as Error).message}`);
           return;
         }
+        if (h.pdqTrim || h.bhTrim) r.trimmed++;
         if (orig.pdq) {
           r.pdqN++;
           if (h.pdq) {
-            const plain = pdqDistance(h.pdq, orig.pdq, false);
-            const dih = pdqDistance(h.pdq, orig.pdq, true);
-            if (plain <= PDQ_T) r.pdqPlain++;
-            if (dih <= PDQ_T) r.pdqDihedral++;
-            r.pdqDist.push(dih);
-            sameHist[Math.min(BINS - 1, dih)]!++;
+            if (pdqDistance(h.pdq, orig.pdq, false) <= PDQ_T) r.pdqPlain++;
+            const d = pdqSetups(h, orig);
+            for (const s of SETUPS) if (d[s] <= PDQ_T) r.pdq[s]++;
+            r.pdqDist.push(d.trim);
+            sameHist[Math.min(BINS - 1, d.trim)]!++;
           } else r.pdqLost++;
         }
         if (orig.blockhash) {
           r.bhN++;
           if (h.blockhash) {
-            const d = hammingBytes(h.blockhash, orig.blockhash);
-            if (d <= BH_T) r.bh++;
-            r.bhDist.push(d);
+            const d = bhSetups(h, orig);
+            for (const s of SETUPS) if (d[s] <= BH_T) r.bh[s]++;
+            r.bhDist.push(d.trim);
           } else r.bhLost++;
         }
       }),
@@ -224,102 +349,130 @@ async function main(): Promise<void> {
   });
   const t2 = performance.now();
   console.log(
-    `transformed and hashed ${sample.length * TRANSFORMS.length} images in ${((t2 - t1) / 1000).toFixed(1)} s (${letterboxNoop} sample photos already 16:9: letterbox is a no-op for them)`,
+    `transformed and hashed ${sample.length * TRANSFORMS.length} images in ${((t2 - t1d) / 1000).toFixed(1)} s (${letterboxNoop} sample photos already 16:9: letterbox is a no-op for them)`,
   );
 
   console.log(
-    `\nrecall at the default thresholds (n = sample photos with an original hash; lost = transformed image had no usable hash, counted as a miss)`,
+    `\nrecall at the default thresholds (n = sample photos with an original hash; lost = transformed image had no usable hash, counted as a miss).
+PDQ plain = the upload's orig hash only; then PDQ with dihedral queries and blockhash, each for: plain (whole images), trim (border removal on both sides: the default),
+aug (list augmented with crops ${DEFAULT_CROPS.map((c) => c.name).join(' ')}), trim+aug. "framed" = transformed images in which trimming found a frame.
+groups: crop = crops in the augmentation set (5% all sides = all5, 15% one side = right15); crop+ = crops not in it; border+ = a border not in issue 9's list`,
   );
-  const header = `${'transform'.padEnd(20)} ${'group'.padEnd(9)} ${'n'.padStart(4)}  ${'PDQ plain'.padStart(9)}  ${'PDQ dihed'.padStart(9)}  ${'blockhash'.padStart(9)}  ${'PDQ med'.padStart(7)}  ${'bh med'.padStart(6)}  lost pdq/bh`;
+  const cols = (x: Record<Setup, number>, n: number): string => SETUPS.map((s) => pct(x[s], n)).join(' ');
+  const header = `${'transform'.padEnd(22)} ${'group'.padEnd(8)} ${'n'.padStart(4)}  ${'PDQ'.padStart(6)}  ${'PDQ dihedral: plain   trim    aug trim+aug'}  ${'blockhash: plain   trim    aug trim+aug'}  ${'framed'.padStart(6)}  ${'med'.padStart(4)}  lost pdq/bh`;
   console.log(header);
   console.log('-'.repeat(header.length));
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(20)} ${r.group.padEnd(9)} ${String(r.pdqN).padStart(4)}  ${pct(r.pdqPlain, r.pdqN).padStart(9)}  ${pct(r.pdqDihedral, r.pdqN).padStart(9)}  ${pct(r.bh, r.bhN).padStart(9)}  ${String(median(r.pdqDist)).padStart(7)}  ${String(median(r.bhDist)).padStart(6)}  ${r.pdqLost}/${r.bhLost}${r.failed ? `  (${r.failed} transform failures)` : ''}`,
+      `${r.name.padEnd(22)} ${r.group.padEnd(8)} ${String(r.pdqN).padStart(4)}  ${pct(r.pdqPlain, r.pdqN)}  ${' '.repeat(14)}${cols(r.pdq, r.pdqN)}  ${' '.repeat(11)}${cols(r.bh, r.bhN)}  ${String(r.trimmed).padStart(6)}  ${String(median(r.pdqDist)).padStart(4)}  ${r.pdqLost}/${r.bhLost}${r.failed ? `  (${r.failed} transform failures)` : ''}`,
     );
   }
 
-  // 3. false matches among different photos
+  // 3. false matches among different photos, per set-up: photo a as the list image (whole,
+  // trimmed, crops) against photo b as the upload (whole, trimmed; 8 variants), both ways round.
   const isSeries = files.map((f) => f.startsWith('series__'));
-  const idxPdq = corpus.map((h, i) => (h.pdq ? i : -1)).filter((i) => i >= 0);
-  const idxBh = corpus.map((h, i) => (h.blockhash ? i : -1)).filter((i) => i >= 0);
   const diffHist = new Array<number>(BINS).fill(0);
-  const pdqFalse: { a: number; b: number; d: number }[] = [];
-  const bhFalse: { a: number; b: number; d: number }[] = [];
+  const pdqFalse: Record<Setup, { a: number; b: number; d: number }[]> = {
+    plain: [],
+    trim: [],
+    aug: [],
+    'trim+aug': [],
+  };
+  const bhFalse: Record<Setup, { a: number; b: number; d: number }[]> = {
+    plain: [],
+    trim: [],
+    aug: [],
+    'trim+aug': [],
+  };
+  const minDiff = { pdq: zeroSetups(), bh: zeroSetups() };
+  for (const s of SETUPS) {
+    minDiff.pdq[s] = NO_MATCH;
+    minDiff.bh[s] = NO_MATCH;
+  }
   let pdqPairs = 0;
   let bhPairs = 0;
   const series = { pdqPairs: 0, pdqMatch: 0, bhPairs: 0, bhMatch: 0, pdqDist: [] as number[] };
   const t3 = performance.now();
-  for (let x = 0; x < idxPdq.length; x++) {
-    const a = idxPdq[x]!;
-    const ha = corpus[a]!.pdq!;
-    for (let y = x + 1; y < idxPdq.length; y++) {
-      const b = idxPdq[y]!;
-      const hb = corpus[b]!.pdq!;
-      const d1 = pdqDistance(ha, hb, true);
-      const d2 = pdqDistance(hb, ha, true);
-      const d = Math.min(d1, d2);
-      if (isSeries[a] && isSeries[b]) {
-        series.pdqPairs++;
-        series.pdqDist.push(d);
-        if (d <= PDQ_T) series.pdqMatch++;
-        continue;
+  for (let a = 0; a < corpus.length; a++) {
+    const ha = corpus[a]!;
+    for (let b = a + 1; b < corpus.length; b++) {
+      const hb = corpus[b]!;
+      if (ha.pdq && hb.pdq) {
+        const ab = pdqSetups(ha, hb);
+        const ba = pdqSetups(hb, ha);
+        if (isSeries[a] && isSeries[b]) {
+          const d = Math.min(ab.plain, ba.plain);
+          series.pdqPairs++;
+          series.pdqDist.push(d);
+          if (d <= PDQ_T) series.pdqMatch++;
+        } else {
+          pdqPairs++;
+          for (const s of SETUPS) {
+            const d = Math.min(ab[s], ba[s]);
+            if (s === 'trim') diffHist[Math.min(BINS - 1, d)]!++;
+            if (d < minDiff.pdq[s]) minDiff.pdq[s] = d;
+            if (d <= PDQ_T) pdqFalse[s].push({ a, b, d });
+          }
+        }
       }
-      pdqPairs++;
-      diffHist[Math.min(BINS - 1, d)]!++;
-      if (d <= PDQ_T) pdqFalse.push({ a, b, d });
-    }
-  }
-  for (let x = 0; x < idxBh.length; x++) {
-    const a = idxBh[x]!;
-    const ha = corpus[a]!.blockhash!;
-    for (let y = x + 1; y < idxBh.length; y++) {
-      const b = idxBh[y]!;
-      const d = hammingBytes(ha, corpus[b]!.blockhash!);
-      if (isSeries[a] && isSeries[b]) {
-        series.bhPairs++;
-        if (d <= BH_T) series.bhMatch++;
-        continue;
+      if (ha.blockhash && hb.blockhash) {
+        const ab = bhSetups(ha, hb);
+        const ba = bhSetups(hb, ha);
+        if (isSeries[a] && isSeries[b]) {
+          series.bhPairs++;
+          if (Math.min(ab.plain, ba.plain) <= BH_T) series.bhMatch++;
+        } else {
+          bhPairs++;
+          for (const s of SETUPS) {
+            const d = Math.min(ab[s], ba[s]);
+            if (d < minDiff.bh[s]) minDiff.bh[s] = d;
+            if (d <= BH_T) bhFalse[s].push({ a, b, d });
+          }
+        }
       }
-      bhPairs++;
-      if (d <= BH_T) bhFalse.push({ a, b, d });
     }
   }
   const t4 = performance.now();
   console.log(
-    `\nfalse matches among pairs of different photos (whole folder, series__ x series__ pairs excluded; ${((t4 - t3) / 1000).toFixed(1)} s):`,
+    `\nfalse matches among pairs of different photos (whole folder, series__ x series__ pairs excluded; list side: whole + trimmed + crops as the set-up has them, upload side: whole + trimmed, 8 variants; ${((t4 - t3) / 1000).toFixed(1)} s):`,
   );
-  console.log(`  PDQ dihedral <= ${PDQ_T}: ${pdqFalse.length} of ${pdqPairs} pairs`);
-  console.log(`  blockhash    <= ${BH_T}: ${bhFalse.length} of ${bhPairs} pairs`);
+  console.log(
+    `  ${'set-up'.padEnd(9)} ${'PDQ false'.padStart(9)} ${'of pairs'.padStart(9)} ${'min d'.padStart(5)}  ${'bh false'.padStart(8)} ${'of pairs'.padStart(9)} ${'min d'.padStart(5)}  ${'PDQ entries'.padStart(11)} ${'bh entries'.padStart(10)}`,
+  );
+  for (const s of SETUPS) {
+    console.log(
+      `  ${s.padEnd(9)} ${String(pdqFalse[s].length).padStart(9)} ${String(pdqPairs).padStart(9)} ${String(minDiff.pdq[s]).padStart(5)}  ${String(bhFalse[s].length).padStart(8)} ${String(bhPairs).padStart(9)} ${String(minDiff.bh[s]).padStart(5)}  ${String(entries.pdq[s]).padStart(11)} ${String(entries.blockhash[s]).padStart(10)}`,
+    );
+  }
   const show = (list: { a: number; b: number; d: number }[]): void => {
-    for (const p of list.sort((u, v) => u.d - v.d).slice(0, 15))
+    for (const p of [...list].sort((u, v) => u.d - v.d).slice(0, 15))
       console.log(`    d=${p.d}  ${files[p.a]}  ~  ${files[p.b]}`);
     if (list.length > 15) console.log(`    ... ${list.length - 15} more`);
   };
-  if (pdqFalse.length) {
-    console.log('  PDQ false matches:');
-    show(pdqFalse);
-  }
-  if (bhFalse.length) {
-    console.log('  blockhash false matches:');
-    show(bhFalse);
-  }
-  let minDiff = -1;
-  for (let d = 0; d < BINS; d++)
-    if (diffHist[d]) {
-      minDiff = d;
-      break;
+  for (const s of SETUPS) {
+    if (pdqFalse[s].length) {
+      console.log(`  PDQ false matches (${s}):`);
+      show(pdqFalse[s]);
     }
-  console.log(`  smallest PDQ dihedral distance between different photos: ${minDiff}`);
+    if (bhFalse[s].length) {
+      console.log(`  blockhash false matches (${s}):`);
+      show(bhFalse[s]);
+    }
+  }
   console.log(
-    `series__ frames (near-identical, reported separately): PDQ ${series.pdqMatch} of ${series.pdqPairs} pairs within ${PDQ_T} (median distance ${median(series.pdqDist)}), blockhash ${series.bhMatch} of ${series.bhPairs} within ${BH_T}`,
+    `series__ frames (near-identical, reported separately, plain): PDQ ${series.pdqMatch} of ${series.pdqPairs} pairs within ${PDQ_T} (median distance ${median(series.pdqDist)}), blockhash ${series.bhMatch} of ${series.bhPairs} within ${BH_T}`,
+  );
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
   );
 
-  // 4. chart
+  // 4. chart (the defaults: trimming on, hash-only list)
   const sameN = sameHist.reduce((p, c) => p + c, 0);
   await writeHistogramPng(
     {
-      title: 'PDQ distance: same photo transformed vs. different photos',
+      title: 'PDQ distance: same photo transformed vs. different photos (trimming on)',
       subtitle: `${sample.length} photos x ${TRANSFORMS.length} transforms (${sameN} pairs); ${pdqPairs} pairs of different photos from ${files.length}; each histogram normalised`,
       threshold: PDQ_T,
       series: [

@@ -82,7 +82,17 @@ const resize = (f: number) => async (input: Buffer) => {
   );
 };
 
-/** Every transform of issue 9, in the order of the table. */
+/** Cuts the given fractions of the width or height off each side. */
+const cropSides = (l: number, t: number, r: number, b: number) => async (input: Buffer) => {
+  const { w, h } = await size(input);
+  const left = Math.round(w * l);
+  const top = Math.round(h * t);
+  const width = w - left - Math.round(w * r);
+  const height = h - top - Math.round(h * b);
+  return png(sharp(input).extract({ left, top, width, height }));
+};
+
+/** Every transform of issue 9 (and a few more crops and borders), in the order of the table. */
 export const TRANSFORMS: readonly Transform[] = [
   { name: 'jpeg q30', group: 'jpeg', apply: (i) => sharp(i).jpeg({ quality: 30 }).toBuffer() },
   { name: 'jpeg q70', group: 'jpeg', apply: (i) => sharp(i).jpeg({ quality: 70 }).toBuffer() },
@@ -107,6 +117,13 @@ export const TRANSFORMS: readonly Transform[] = [
       return png(sharp(i).extract({ left: 0, top: 0, width: w - Math.round(w * 0.15), height: h }));
     },
   },
+  // Crops that are not in list augmentation's set (src/lists/augment.ts), to show how far its six
+  // crops reach beyond themselves.
+  { name: 'crop 3% all sides', group: 'crop+', apply: cropSides(0.03, 0.03, 0.03, 0.03) },
+  { name: 'crop 8% all sides', group: 'crop+', apply: cropSides(0.08, 0.08, 0.08, 0.08) },
+  { name: 'crop 10% top', group: 'crop+', apply: cropSides(0, 0.1, 0, 0) },
+  { name: 'crop 25% left', group: 'crop+', apply: cropSides(0.25, 0, 0, 0) },
+  { name: 'crop 10% top-left', group: 'crop+', apply: cropSides(0.1, 0.1, 0, 0) },
   {
     name: 'border 10%',
     group: 'border',
@@ -130,6 +147,18 @@ export const TRANSFORMS: readonly Transform[] = [
       const pad = Math.round((w * 9) / 16) - h;
       const top = Math.floor(pad / 2);
       return png(sharp(i).extend({ top, bottom: pad - top, background: BLACK }));
+    },
+  },
+  {
+    name: 'white border 5% jpeg',
+    group: 'border+',
+    apply: async (i) => {
+      const { w, h } = await size(i);
+      const x = Math.round(w * 0.05);
+      const y = Math.round(h * 0.05);
+      const white = { r: 255, g: 255, b: 255, alpha: 1 };
+      const framed = await png(sharp(i).extend({ top: y, bottom: y, left: x, right: x, background: white }));
+      return sharp(framed).jpeg({ quality: 75 }).toBuffer();
     },
   },
   {

@@ -9,10 +9,18 @@ import type { Command } from 'commander';
 import { isHashgateError } from '../errors';
 import { hashTypes } from '../hashing/hash-types';
 import { createHasher } from '../hashing/hasher';
+import type { ComputedHash } from '../hashing/outcome';
 import { DECODABLE_FORMATS, readFileHead, sniffFormat } from '../hashing/sniff';
+import { cropHashes, derivedEntryId, derivedEntryLabel, parseDerivedEntryId } from '../lists/augment';
 import { createHashTypeResolver, DEFAULT_CATEGORY, type DropCounts, SnapshotBuilder } from '../lists/entries';
 import { ListErrorCodes, listError } from '../lists/errors';
-import { addHashLine, LOCAL_LIST_FORMATS, type LocalListFormat, parseLocalFile } from '../lists/formats';
+import {
+  addHashLine,
+  deriveEntryId,
+  LOCAL_LIST_FORMATS,
+  type LocalListFormat,
+  parseLocalFile,
+} from '../lists/formats';
 import {
   generateListKeyPair,
   parsePrivateKey,
@@ -68,13 +76,69 @@ interface InputOptions {
   category?: string;
   /** Hash types taken from image inputs. */
   imageHashes?: string;
+  /** `crops`: also index the hashes of crops of every image input (build and add only). */
+  augment?: string;
 }
+
+/** Values of `--augment`. */
+const AUGMENT_KINDS = ['none', 'crops'] as const;
 
 /** Hash types a list built from images carries by default. */
 const DEFAULT_IMAGE_HASHES = 'md5,sha1,sha256,pdq,blockhash';
 
 async function isImage(path: string): Promise<boolean> {
   return DECODABLE_FORMATS.has(sniffFormat((await readFileHead(path)).head));
+}
+
+/** What adding image inputs produced. */
+interface ImageCounts {
+  hashed: number;
+  withoutPerceptual: number;
+  /** Entries derived from an image's own entries: its trimmed content and, with `--augment crops`, its crops. */
+  derived: number;
+}
+
+/**
+ * Adds the hashes of one image: the whole image's as entries of their own (ids derived from the
+ * hash, as for hash files), and hashes of a region of it (the trimmed content of a framed image,
+ * crops with `--augment crops`) as entries whose ids derive from the whole image's entry of the
+ * same type, labelled `augmented:...`, so that a match on them names the original entry.
+ * Region hashes are only added when the whole image's entry was new (not a duplicate).
+ */
+function addImageHashes(
+  hashes: readonly ComputedHash[],
+  builder: SnapshotBuilder,
+  wanted: ReadonlySet<string>,
+  o: InputOptions,
+  resolveType: ReturnType<typeof createHashTypeResolver>,
+): number {
+  const sources = new Map<string, string>();
+  let derived = 0;
+  for (const h of hashes) {
+    if (!wanted.has(h.type) || h.provenance.region) continue;
+    const type = resolveType(h.type);
+    if (!type) continue;
+    const parsed = type.validate(h.hex);
+    const id = parsed.ok ? deriveEntryId(type, parsed.bytes) : undefined;
+    if (addHashLine(builder, resolveType, h.type, h.hex, o.category) && id) sources.set(h.type, id);
+  }
+  for (const h of hashes) {
+    const region = h.provenance.region;
+    if (!region || !wanted.has(h.type)) continue;
+    const source = sources.get(h.type);
+    if (!source) continue;
+    const derivation =
+      region.kind === 'crop'
+        ? { kind: 'crop' as const, name: region.name ?? 'unnamed' }
+        : { kind: 'trimmed' as const };
+    if (
+      builder.addHex(derivedEntryId(source, derivation), h.type, h.hex, o.category, [
+        derivedEntryLabel(derivation),
+      ])
+    )
+      derived++;
+  }
+  return derived;
 }
 
 /**
@@ -87,7 +151,7 @@ async function addImages(
   o: InputOptions,
   resolveType: ReturnType<typeof createHashTypeResolver>,
   stderr: NodeJS.WriteStream,
-): Promise<{ hashed: number; withoutPerceptual: number }> {
+): Promise<ImageCounts> {
   const wanted = new Set(
     (o.imageHashes ?? DEFAULT_IMAGE_HASHES).split(',').map((t) => t.trim().toLowerCase()),
   );
@@ -96,9 +160,11 @@ async function addImages(
       throw listError(ListErrorCodes.UNSUPPORTED_INPUT, `Unknown hash type in --image-hashes: ${t}`);
     }
   }
+  const augment = o.augment === 'crops';
   const hasher = createHasher({ pdq: { dihedral: false } });
   const progress = new ProgressBar(stderr, images.length);
   let withoutPerceptual = 0;
+  let derived = 0;
   try {
     const window = Math.max(1, hasher.config.workers * 2);
     const pending = images.slice(0, window).map((path) => hasher.hash({ path }));
@@ -106,17 +172,18 @@ async function addImages(
       const outcome = await pending[i]!;
       const next = images[i + window];
       if (next !== undefined) pending.push(hasher.hash({ path: next }));
+      const perceptual = outcome.hashes.some((h) => h.type === 'pdq' || h.type === 'blockhash');
+      if (!perceptual) withoutPerceptual++;
+      // Crops are hashed on this thread while the workers hash the next images.
+      const crops = augment && perceptual ? await cropHashes({ path: images[i]! }, hasher.config) : [];
       progress.tick();
-      if (!outcome.hashes.some((h) => h.type === 'pdq' || h.type === 'blockhash')) withoutPerceptual++;
-      for (const h of outcome.hashes) {
-        if (wanted.has(h.type)) addHashLine(builder, resolveType, h.type, h.hex, o.category);
-      }
+      derived += addImageHashes([...outcome.hashes, ...crops], builder, wanted, o, resolveType);
     }
   } finally {
     progress.finish();
     await hasher.close();
   }
-  return { hashed: images.length, withoutPerceptual };
+  return { hashed: images.length, withoutPerceptual, derived };
 }
 
 function formatDropped(dropped: DropCounts): string {
@@ -157,6 +224,12 @@ async function readInputs(
 ): Promise<void> {
   const resolveType = createHashTypeResolver();
   const images: string[] = [];
+  if (o.augment !== undefined && !(AUGMENT_KINDS as readonly string[]).includes(o.augment)) {
+    throw listError(
+      ListErrorCodes.UNSUPPORTED_INPUT,
+      `Unknown --augment value; use ${AUGMENT_KINDS.join(' or ')}`,
+    );
+  }
   if (o.format !== 'auto' && !LOCAL_LIST_FORMATS.includes(o.format as LocalListFormat)) {
     throw listError(
       ListErrorCodes.SOURCE_READ_FAILED,
@@ -195,9 +268,15 @@ async function readInputs(
     }
   }
   if (images.length > 0) {
-    const { hashed, withoutPerceptual } = await addImages(images, builder, o, resolveType, process.stderr);
+    const { hashed, withoutPerceptual, derived } = await addImages(
+      images,
+      builder,
+      o,
+      resolveType,
+      process.stderr,
+    );
     io.stderr(
-      `hashed ${hashed} image${hashed === 1 ? '' : 's'}${withoutPerceptual ? ` (${withoutPerceptual} without a perceptual hash: too small, flat or undecodable)` : ''}`,
+      `hashed ${hashed} image${hashed === 1 ? '' : 's'}${withoutPerceptual ? ` (${withoutPerceptual} without a perceptual hash: too small, flat or undecodable)` : ''}${derived ? `; ${derived} derived entr${derived === 1 ? 'y' : 'ies'} (trimmed content${o.augment === 'crops' ? ' and crops' : ''})` : ''}`,
     );
   }
 }
@@ -321,6 +400,11 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
       .requiredOption('--out <dir>', 'directory of the published list')
       .option('--key <file>', 'private key file (repeat to sign with two keys during a rotation)', collect)
       .option('--no-gzip', 'write plain .ndjson files instead of .ndjson.gz')
+      .option(
+        '--augment <kind>',
+        "crops: also index the PDQ hashes of 6 crops of every image input, as entries derived from the image's own (see docs/detection.md)",
+        'none',
+      )
       .option('--strict', 'fail when any input entry is invalid'),
   )
     .addHelpText('after', EXIT_HELP)
@@ -369,6 +453,11 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
       .argument('<inputs...>', 'images, hash files, folders of them, or inline type:hex hashes')
       .requiredOption('--dir <dir>', 'directory of the published list')
       .option('--key <file>', 'private key file (repeatable)', collect)
+      .option(
+        '--augment <kind>',
+        "crops: also index the PDQ hashes of 6 crops of every image input, as entries derived from the image's own (see docs/detection.md)",
+        'none',
+      )
       .option('--no-gzip', 'write plain .ndjson files'),
   )
     .addHelpText('after', EXIT_HELP)
@@ -441,8 +530,17 @@ export function registerListCommands(program: Command, io: ListCommandIo = defau
             }
           }
           const ids = new Set(opts.id ?? []);
+          // Entries derived from a removed entry (its trimmed content, its crops) go with it.
+          copyRows(current.snapshot, new SnapshotBuilder(), (id, key) => {
+            if (byKey.has(key)) ids.add(id);
+            return true;
+          });
+          const gone = (id: string): boolean => {
+            const derived = parseDerivedEntryId(id);
+            return ids.has(id) || (derived !== undefined && ids.has(derived.sourceId));
+          };
           const builder = new SnapshotBuilder({ expectedCounts: current.manifest.counts });
-          const removed = copyRows(current.snapshot, builder, (id, key) => ids.has(id) || byKey.has(key));
+          const removed = copyRows(current.snapshot, builder, (id, key) => gone(id) || byKey.has(key));
           const name = current.manifest.name;
           const r = await publishListVersion({
             dir: opts.dir,

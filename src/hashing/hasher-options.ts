@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { invalidOption } from '../errors';
 import { booleanOption, enumOption, integerOption, objectOption, rejectUnknownKeys } from '../validate';
 import type { BlockhashMethod } from './blockhash';
+import { TRIM_DEFAULT_TOLERANCE } from './trim';
 
 /** Options for hashing uploads. Every field is optional; numeric options carry their unit. */
 export interface HashingOptions {
@@ -29,6 +30,25 @@ export interface HashingOptions {
   pdq?: false | PdqOptions;
   /** blockhash options, or `false` to skip blockhash. */
   blockhash?: false | BlockhashOptions;
+  /**
+   * Border and letterbox removal: when an image sits in a uniform frame (a solid border of any
+   * colour, letterbox or pillarbox bars), its trimmed content is hashed too, so that framing an
+   * image does not evade matching. `false` hashes the whole image only. See docs/detection.md.
+   * @default {} (on)
+   */
+  trim?: false | TrimOptions;
+}
+
+/** Border and letterbox removal options. */
+export interface TrimOptions {
+  /** Largest difference (0-255, on any of R, G, B) between a frame pixel and the frame colour. @default 12 */
+  tolerance?: number;
+  /**
+   * Also compute the blockhash of the trimmed content (PDQ's is always computed). Off because it
+   * added false matches among dark astronomical plates in the benchmark while PDQ alone already
+   * matched every framed copy (docs/detection.md). @default false
+   */
+  blockhash?: boolean;
 }
 
 /** PDQ options. */
@@ -58,6 +78,7 @@ export interface HashingConfig {
   readonly failOn: 'none' | 'truncated' | 'error' | 'warning';
   readonly pdq: false | Readonly<Required<PdqOptions>>;
   readonly blockhash: false | Readonly<Required<BlockhashOptions>>;
+  readonly trim: false | Readonly<Required<TrimOptions>>;
 }
 
 const KNOWN = [
@@ -70,6 +91,7 @@ const KNOWN = [
   'failOn',
   'pdq',
   'blockhash',
+  'trim',
 ];
 
 /**
@@ -101,6 +123,15 @@ export function parseHashingOptions(options: unknown = {}, prefix = 'hashing'): 
       method: enumOption(name('blockhash.method'), b.method, ['precise', 'quick'] as const, 'precise'),
     });
   }
+  let trim: HashingConfig['trim'] = false;
+  if (o.trim !== false) {
+    const t = objectOption(name('trim'), o.trim);
+    rejectUnknownKeys(name('trim'), t, ['tolerance', 'blockhash']);
+    trim = Object.freeze({
+      tolerance: integerOption(name('trim.tolerance'), t.tolerance, TRIM_DEFAULT_TOLERANCE, 0, 255),
+      blockhash: booleanOption(name('trim.blockhash'), t.blockhash, false),
+    });
+  }
   const workers = integerOption(name('workers'), o.workers, cpus().length, 0, 256);
   const config: HashingConfig = {
     workers,
@@ -112,6 +143,7 @@ export function parseHashingOptions(options: unknown = {}, prefix = 'hashing'): 
     failOn: enumOption(name('failOn'), o.failOn, ['none', 'truncated', 'error', 'warning'] as const, 'error'),
     pdq,
     blockhash,
+    trim,
   };
   if (config.maxPixels > 2 ** 31) {
     throw invalidOption(

@@ -55,6 +55,26 @@ export interface HashProvenance {
   readonly frame?: number;
   /** Set when an image side is under 32 pixels: the hash is computed but less reliable. */
   readonly smallImage?: boolean;
+  /** Set when the hash is of a region of the image, not all of it (see {@link HashRegion}). */
+  readonly region?: HashRegion;
+}
+
+/**
+ * The region of the decoded image a perceptual hash was made from, when it is not the whole image:
+ * - `trimmed`: the content inside a uniform border or letterbox bars (the hasher's `trim` option);
+ *   the file's hashes then hold both the whole image's and the trimmed content's.
+ * - `crop`: a crop of a list image made for list augmentation (`hashgate list build --augment`),
+ *   `name` saying which (for example `all5` or `top15`).
+ */
+export interface HashRegion {
+  readonly kind: 'trimmed' | 'crop';
+  /** Crop name, for `crop` regions. */
+  readonly name?: string;
+  /** The region, in pixels of the decoded image. */
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
 }
 
 /** One computed hash. */
@@ -100,7 +120,13 @@ export interface PerceptualOutcome {
   readonly hashes: readonly ComputedHash[];
   readonly unavailable: readonly UnavailableHash[];
   /** Milliseconds spent decoding and hashing, for metrics. */
-  readonly timings: { readonly decodeMs: number; readonly pdqMs: number; readonly blockhashMs: number };
+  readonly timings: {
+    readonly decodeMs: number;
+    readonly pdqMs: number;
+    readonly blockhashMs: number;
+    /** Finding a border and hashing the trimmed content (included in neither `pdqMs` nor `blockhashMs`). */
+    readonly trimMs?: number;
+  };
 }
 
 /** Everything hashing one file produced. */

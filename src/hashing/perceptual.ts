@@ -19,6 +19,7 @@ import {
 } from './outcome';
 import { type PdqDihedralHashes, pdqHash } from './pdq';
 import { readFileHead, SNIFF_BYTES, sniffFormat } from './sniff';
+import { findContentBox, hashRegion } from './trim';
 
 /**
  * Bytes read from the start of a file given by path: enough for the JPEG or PNG header (EXIF and
@@ -235,6 +236,28 @@ export async function computePerceptual(
         },
       });
     }
+  }
+  // Border and letterbox removal (docs/detection.md): the content inside a uniform frame is
+  // hashed too, next to the whole image, when the whole image could be hashed at all.
+  if (config.trim) {
+    const t3 = performance.now();
+    const box = findContentBox(image, { tolerance: config.trim.tolerance });
+    if (box) {
+      const region = { kind: 'trimmed', ...box } as const;
+      const how = {
+        ...config,
+        blockhash: config.trim.blockhash && config.blockhash,
+        decoder: DECODER_VERSION,
+      };
+      hashes.push(...hashRegion(image, region, how).hashes);
+    }
+    return {
+      format,
+      image: facts,
+      hashes,
+      unavailable,
+      timings: { ...timings, trimMs: performance.now() - t3 },
+    };
   }
   return { format, image: facts, hashes, unavailable, timings };
 }

@@ -1,0 +1,201 @@
+import sharp from 'sharp';
+import { hammingBytes } from '../../../src/hashing/hamming';
+import { createHasher, type Hasher } from '../../../src/hashing/hasher';
+import { parseHashingOptions } from '../../../src/hashing/hasher-options';
+import type { ComputedHash, HashOutcome } from '../../../src/hashing/outcome';
+import { cropRgba, findContentBox, type RgbaPixels } from '../../../src/hashing/trim';
+import { syntheticImage, syntheticRgb } from '../../helpers/images';
+
+type Colour = { r: number; g: number; b: number };
+
+async function rgba(bytes: Buffer): Promise<RgbaPixels> {
+  const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data };
+}
+
+/** A 400x300 synthetic photo with a frame added by sharp, encoded as JPEG or PNG. */
+async function framed(
+  pad: { top?: number; bottom?: number; left?: number; right?: number },
+  background: Colour,
+  format: 'jpeg' | 'png',
+  quality = 75,
+): Promise<Buffer> {
+  const photo = sharp(syntheticRgb(400, 300, 3), { raw: { width: 400, height: 300, channels: 3 } });
+  const extended = await photo
+    .extend({ top: 0, bottom: 0, left: 0, right: 0, ...pad, background: { ...background, alpha: 1 } })
+    .png()
+    .toBuffer();
+  return format === 'jpeg' ? sharp(extended).jpeg({ quality }).toBuffer() : extended;
+}
+
+function expectNear(
+  box: { left: number; top: number; width: number; height: number } | undefined,
+  want: { left: number; top: number; width: number; height: number },
+  slack: number,
+): void {
+  expect(box).toBeDefined();
+  expect(Math.abs(box!.left - want.left)).toBeLessThanOrEqual(slack);
+  expect(Math.abs(box!.top - want.top)).toBeLessThanOrEqual(slack);
+  expect(Math.abs(box!.left + box!.width - (want.left + want.width))).toBeLessThanOrEqual(slack);
+  expect(Math.abs(box!.top + box!.height - (want.top + want.height))).toBeLessThanOrEqual(slack);
+}
+
+const CONTENT = { left: 40, top: 30, width: 400, height: 300 };
+
+describe('findContentBox', () => {
+  it.each([
+    ['black', { r: 0, g: 0, b: 0 }],
+    ['white', { r: 255, g: 255, b: 255 }],
+    ['mid grey', { r: 128, g: 128, b: 128 }],
+    ['red', { r: 200, g: 30, b: 40 }],
+    ['blue', { r: 20, g: 90, b: 200 }],
+  ])('finds the photo inside a 10%% %s border of a lossless image exactly', async (_name, colour) => {
+    const box = findContentBox(
+      await rgba(await framed({ top: 30, bottom: 30, left: 40, right: 40 }, colour, 'png')),
+    );
+    expect(box).toEqual(CONTENT);
+  });
+
+  // JPEG ringing and chroma subsampling bleed the photo's colours into the frame next to it: the
+  // box may keep up to two 8x8 blocks of frame, and never loses content.
+  it.each([
+    ['black', 40, { r: 0, g: 0, b: 0 }],
+    ['white', 40, { r: 255, g: 255, b: 255 }],
+    ['red', 50, { r: 200, g: 30, b: 40 }],
+    ['blue', 50, { r: 20, g: 90, b: 200 }],
+  ])(
+    'finds the photo inside a %s border of a JPEG at quality %i within two blocks',
+    async (_name, q, colour) => {
+      const bytes = await framed({ top: 30, bottom: 30, left: 40, right: 40 }, colour, 'jpeg', q);
+      const box = findContentBox(await rgba(bytes));
+      expectNear(box, CONTENT, 16);
+      expect(box!.left).toBeLessThanOrEqual(CONTENT.left);
+      expect(box!.top).toBeLessThanOrEqual(CONTENT.top);
+    },
+  );
+
+  it('finds the photo between letterbox bars above and below', async () => {
+    const bytes = await framed({ top: 60, bottom: 60 }, { r: 0, g: 0, b: 0 }, 'jpeg', 80);
+    expectNear(findContentBox(await rgba(bytes)), { left: 0, top: 60, width: 400, height: 300 }, 8);
+  });
+
+  it('finds the photo between pillarbox bars left and right', async () => {
+    const bytes = await framed({ left: 100, right: 100 }, { r: 16, g: 16, b: 16 }, 'jpeg', 80);
+    expectNear(findContentBox(await rgba(bytes)), { left: 100, top: 0, width: 400, height: 300 }, 8);
+  });
+
+  it('finds bars of different colours on different axes', async () => {
+    const inner = await framed({ top: 40, bottom: 40 }, { r: 0, g: 0, b: 0 }, 'png');
+    const bytes = await sharp(inner)
+      .extend({ left: 50, right: 50, background: { r: 255, g: 255, b: 255, alpha: 1 } })
+      .png()
+      .toBuffer();
+    expect(findContentBox(await rgba(bytes))).toEqual({ left: 50, top: 40, width: 400, height: 300 });
+  });
+
+  it('leaves a photo without a frame alone', async () => {
+    expect(findContentBox(await rgba(await syntheticImage(400, 300, 'jpeg', 5)))).toBeUndefined();
+  });
+
+  it('leaves alone a uniform band on one side only (a clear sky, a backdrop)', async () => {
+    const bytes = await framed({ top: 120 }, { r: 90, g: 150, b: 230 }, 'jpeg', 85);
+    expect(findContentBox(await rgba(bytes))).toBeUndefined();
+  });
+
+  it('leaves alone a frame thinner than 3% of the image', async () => {
+    const bytes = await framed({ top: 2, bottom: 2, left: 3, right: 3 }, { r: 0, g: 0, b: 0 }, 'png');
+    expect(findContentBox(await rgba(bytes))).toBeUndefined();
+  });
+
+  it('finds no content box in a flat image', async () => {
+    const flat = await sharp({
+      create: { width: 200, height: 100, channels: 3, background: { r: 10, g: 10, b: 10 } },
+    })
+      .png()
+      .toBuffer();
+    expect(findContentBox(await rgba(flat))).toBeUndefined();
+  });
+
+  it('copies the pixels of a box', () => {
+    const data = new Uint8Array(4 * 3 * 4).map((_, i) => i);
+    const out = cropRgba({ width: 4, height: 3, data }, { left: 1, top: 1, width: 2, height: 2 });
+    expect([...out]).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 36, 37, 38, 39, 40, 41, 42, 43]);
+  });
+});
+
+function pdqOf(o: HashOutcome, trimmed: boolean): ComputedHash | undefined {
+  return o.hashes.find((h) => h.type === 'pdq' && (h.provenance.region?.kind === 'trimmed') === trimmed);
+}
+
+function distance(a: ComputedHash, b: ComputedHash): number {
+  return hammingBytes(Buffer.from(a.hex, 'hex'), Buffer.from(b.hex, 'hex'));
+}
+
+describe('hashing a framed image', () => {
+  let hasher: Hasher;
+  let untrimmed: Hasher;
+  beforeAll(() => {
+    hasher = createHasher({ workers: 0 });
+    untrimmed = createHasher({ workers: 0, trim: false });
+  });
+  afterAll(async () => {
+    await hasher.close();
+    await untrimmed.close();
+  });
+
+  it('also hashes the trimmed content, which matches the photo without its frame', async () => {
+    const original = await hasher.hash({ bytes: await framed({}, { r: 0, g: 0, b: 0 }, 'png') });
+    const bytes = await framed(
+      { top: 30, bottom: 30, left: 40, right: 40 },
+      { r: 0, g: 0, b: 0 },
+      'jpeg',
+      80,
+    );
+    const outcome = await hasher.hash({ bytes });
+    expect(outcome.hashes.map((h) => h.type)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash', 'pdq']);
+    const whole = pdqOf(outcome, false)!;
+    const trimmed = pdqOf(outcome, true)!;
+    expect(trimmed.provenance.region?.kind).toBe('trimmed');
+    expectNear(trimmed.provenance.region, CONTENT, 4);
+    expect(trimmed.provenance.width).toBe(trimmed.provenance.region!.width);
+    expect(Object.keys(trimmed.variants ?? {})).toHaveLength(8);
+    expect(distance(trimmed, pdqOf(original, false)!)).toBeLessThanOrEqual(31);
+    expect(distance(whole, pdqOf(original, false)!)).toBeGreaterThan(
+      distance(trimmed, pdqOf(original, false)!),
+    );
+    expect(outcome.timings.trimMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('also hashes the trimmed content with blockhash when trim.blockhash is on', async () => {
+    const withBlockhash = createHasher({ workers: 0, trim: { blockhash: true } });
+    const bytes = await framed({ top: 30, bottom: 30, left: 40, right: 40 }, { r: 0, g: 0, b: 0 }, 'png');
+    const outcome = await withBlockhash.hash({ bytes });
+    await withBlockhash.close();
+    const trimmed = outcome.hashes.filter((h) => h.provenance.region?.kind === 'trimmed');
+    expect(trimmed.map((h) => h.type)).toEqual(['pdq', 'blockhash']);
+  });
+
+  it('hashes only the whole image of a photo without a frame', async () => {
+    const outcome = await hasher.hash({ bytes: await syntheticImage(400, 300, 'jpeg', 2) });
+    expect(outcome.hashes.map((h) => h.type)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash']);
+    expect(outcome.hashes.some((h) => h.provenance.region)).toBe(false);
+  });
+
+  it('hashes only the whole image when trimming is off', async () => {
+    const bytes = await framed({ top: 30, bottom: 30, left: 40, right: 40 }, { r: 0, g: 0, b: 0 }, 'png');
+    const outcome = await untrimmed.hash({ bytes });
+    expect(outcome.hashes.map((h) => h.type)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash']);
+  });
+});
+
+describe('the trim option', () => {
+  it('is on by default with a tolerance of 12', () => {
+    expect(parseHashingOptions({}).trim).toEqual({ tolerance: 12, blockhash: false });
+    expect(parseHashingOptions({ trim: false }).trim).toBe(false);
+  });
+
+  it('refuses a tolerance outside 0-255 and unknown keys', () => {
+    expect(() => parseHashingOptions({ trim: { tolerance: 300 } })).toThrow(/hashing\.trim\.tolerance/);
+    expect(() => parseHashingOptions({ trim: { colour: 'black' } })).toThrow(/colour/);
+  });
+});
