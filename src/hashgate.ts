@@ -267,6 +267,22 @@ const digestHex: (algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Array) => st
     ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
     : (algorithm, bytes) => crypto.createHash(algorithm).update(bytes).digest('hex');
 
+/**
+ * One match per list entry and hash type: an upload in a frame has hashes of the whole image and
+ * of its trimmed content, and both may reach the same entry; the closer one is kept (the whole
+ * image on a tie).
+ */
+function closestPerEntry(matches: MatchRecord[]): MatchRecord[] {
+  if (matches.length < 2) return matches;
+  const best = new Map<string, MatchRecord>();
+  for (const m of matches) {
+    const key = `${m.list}\0${m.type}\0${m.entryId}`;
+    const prev = best.get(key);
+    if (!prev || m.distance < prev.distance) best.set(key, m);
+  }
+  return best.size === matches.length ? matches : [...best.values()];
+}
+
 function bytesOf(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
@@ -606,10 +622,11 @@ export function createHashgate(options: HashgateOptions): Hashgate {
           distance: m.distance,
           ...(m.variant !== undefined ? { variant: m.variant as NonNullable<MatchRecord['variant']> } : {}),
           ...(quality !== undefined ? { quality } : {}),
+          ...(h.provenance.region?.kind === 'trimmed' ? { trimmed: true as const } : {}),
         });
       }
     }
-    return out;
+    return closestPerEntry(out);
   };
 
   const routePolicies = (route?: RoutePolicy): ReadonlyMap<string, ListPolicy> => {

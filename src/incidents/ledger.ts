@@ -8,13 +8,13 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { invalidOption } from '../errors';
 import { getHashType, toHex } from '../hashing/hash-types';
-import { type ComputedHash, DIHEDRAL_VARIANTS, type DihedralVariant } from '../hashing/outcome';
+import { type ComputedHash, DIHEDRAL_VARIANTS } from '../hashing/outcome';
 import { buildMatchIndexSync } from '../matching/match-index';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { integerOption, objectOption, rejectUnknownKeys } from '../validate';
 import { IncidentErrorCodes } from './errors';
 import { MAX_RECHECK_ENTRIES, MAX_RECHECK_RADIUS, RecheckIndex } from './recheck-index';
-import { listNames } from './records';
+import { LEDGER_MAX_PERCEPTUAL_HASHES, ledgerHashPosition, listNames } from './records';
 import type { IncidentStore } from './store';
 import type { IncidentMatch, LedgerExactHit, LedgerRecord, NewLedgerRecord } from './types';
 
@@ -105,6 +105,22 @@ interface Hit {
   readonly match: Omit<IncidentMatch, 'quality'>;
 }
 
+/**
+ * Which of a record's hashes of the match's type matched, when it was not the first: 1 for the
+ * hash of the image's trimmed content. Read back to report that hash's quality.
+ */
+const matchedGroup = new WeakMap<object, number>();
+
+function groupMatch<T extends object>(match: T, group: number): T {
+  if (group > 0) matchedGroup.set(match, group);
+  return match;
+}
+
+/** The 256-bit hashes a ledger row holds (see LEDGER_MAX_PERCEPTUAL_HASHES). */
+function hashCount(row: Uint8Array): number {
+  return Math.min(LEDGER_MAX_PERCEPTUAL_HASHES, row.length >>> 5);
+}
+
 function entryHex(t: TypedEntries, i: number): string {
   return toHex(t.hashes.subarray(i * t.hashBytes, (i + 1) * t.hashBytes));
 }
@@ -191,18 +207,21 @@ export function createLedger(options: LedgerOptions): Ledger {
     const radius = thresholds[type] ?? 0;
     const t = list.byType.get(type)!;
     if (radius > MAX_RECHECK_RADIUS) return perceptualHitsWide(type, list, radius, hits, range);
-    const entryHit = (row: number, seq: number, distance: number, variant: number): void => {
+    const entryHit = (row: number, seq: number, distance: number, variant: number, group: number): void => {
       hits.push({
         seq,
-        match: {
-          list: list.list,
-          listVersion: list.version,
-          entryId: t.ids[row] ?? String(row),
-          category: list.categories[t.categories[row] ?? 0] ?? 'default',
-          hashType: type,
-          distance,
-          variant: type === 'pdq' ? DIHEDRAL_VARIANTS[variant]! : null,
-        },
+        match: groupMatch(
+          {
+            list: list.list,
+            listVersion: list.version,
+            entryId: t.ids[row] ?? String(row),
+            category: list.categories[t.categories[row] ?? 0] ?? 'default',
+            hashType: type,
+            distance,
+            variant: type === 'pdq' ? DIHEDRAL_VARIANTS[variant]! : null,
+          },
+          group,
+        ),
       });
     };
     let scanned = 0;
@@ -217,34 +236,35 @@ export function createLedger(options: LedgerOptions): Ledger {
         const n = page.seqs.length;
         // every usable variant of the page as one batch of queries
         let total = 0;
-        for (let r = 0; r < n; r++) total += Math.min(8, page.hashes[r]!.length >>> 5);
+        for (let r = 0; r < n; r++) total += hashCount(page.hashes[r]!);
         const q = new Uint32Array(total * 8);
         const queryRecord = new Uint32Array(total);
-        const queryVariant = new Uint8Array(total);
+        const queryIndex = new Uint8Array(total);
         let nq = 0;
         for (let r = 0; r < n; r++) {
           const all = page.hashes[r]!;
-          const variants = Math.min(8, all.length >>> 5);
-          for (let v = 0; v < variants; v++) {
+          const count = hashCount(all);
+          for (let v = 0; v < count; v++) {
             if (!RecheckIndex.pack(all, v * 32, q, nq * 8)) continue;
             queryRecord[nq] = r;
-            queryVariant[nq] = v;
+            queryIndex[nq] = v;
             nq++;
           }
         }
-        // per (record, entry): the smallest distance, then the earliest variant
-        const best = new Map<number, { record: number; row: number; distance: number; variant: number }>();
+        // per (record, entry): the smallest distance, then the earliest hash (whole image first)
+        const best = new Map<number, { record: number; row: number; distance: number; index: number }>();
         index.searchBatch(q, nq, (query, row, distance) => {
           const record = queryRecord[query]!;
-          const variant = queryVariant[query]!;
+          const at = queryIndex[query]!;
           const key = record * MAX_RECHECK_ENTRIES + row;
           const prev = best.get(key);
-          if (!prev || distance < prev.distance || (distance === prev.distance && variant < prev.variant)) {
-            best.set(key, { record, row, distance, variant });
+          if (!prev || distance < prev.distance || (distance === prev.distance && at < prev.index)) {
+            best.set(key, { record, row, distance, index: at });
           }
         });
         for (const b of [...best.values()].sort((x, y) => x.record - y.record || x.row - y.row)) {
-          entryHit(first + b.row, page.seqs[b.record]!, b.distance, b.variant);
+          const { variant, group } = ledgerHashPosition(b.index, hashCount(page.hashes[b.record]!));
+          entryHit(first + b.row, page.seqs[b.record]!, b.distance, variant, group);
         }
         scanned += n;
         if (n < pageSize || (range && page.seqs[n - 1]! >= range.toSeq)) break;
@@ -271,24 +291,30 @@ export function createLedger(options: LedgerOptions): Ledger {
       const n = page.seqs.length;
       for (let r = 0; r < n; r++) {
         const all = page.hashes[r]!;
-        const count = Math.min(8, Math.floor(all.length / 32));
+        const count = hashCount(all);
+        // each hash is named by its position, so the variant and the group can be read back
         const variants = new Array<{ variant: string; hash: Uint8Array }>(count);
         for (let v = 0; v < count; v++)
-          variants[v] = { variant: DIHEDRAL_VARIANTS[v]!, hash: all.subarray(v * 32, v * 32 + 32) };
+          variants[v] = { variant: String(v), hash: all.subarray(v * 32, v * 32 + 32) };
+        // one match per entry: the smallest distance over every hash of the record
         for (const m of index.matchVariants(type, variants, radius)) {
           const entry = index.resolve(type, m.ref);
           if (!entry) continue;
+          const { variant, group } = ledgerHashPosition(Number(m.variant), count);
           hits.push({
             seq: page.seqs[r]!,
-            match: {
-              list: entry.list,
-              listVersion: entry.listVersion,
-              entryId: entry.id,
-              category: entry.category,
-              hashType: type,
-              distance: m.distance,
-              variant: type === 'pdq' ? (m.variant as DihedralVariant) : null,
-            },
+            match: groupMatch(
+              {
+                list: entry.list,
+                listVersion: entry.listVersion,
+                entryId: entry.id,
+                category: entry.category,
+                hashType: type,
+                distance: m.distance,
+                variant: type === 'pdq' ? DIHEDRAL_VARIANTS[variant]! : null,
+              },
+              group,
+            ),
           });
         }
       }
@@ -317,7 +343,8 @@ export function createLedger(options: LedgerOptions): Ledger {
     }
     const withQuality: IncidentMatch[] = matches.map((m) => ({
       ...m,
-      quality: hashes.find((h) => h.type === m.hashType)?.provenance.quality ?? null,
+      quality:
+        hashes.filter((h) => h.type === m.hashType)[matchedGroup.get(m) ?? 0]?.provenance.quality ?? null,
     }));
     let incidentId: string;
     try {

@@ -336,6 +336,18 @@ const DIHEDRAL_ORDER = [
   'flipminus1',
 ] as const;
 
+/**
+ * A ledger row holds every perceptual hash of one type: groups of 8 (a hash and its 7 dihedral
+ * variants, `orig` first) when the upload's hashes have variants, else groups of 1. A row of 8 or
+ * more hashes is read in groups of 8. At most this many hashes per type are kept.
+ */
+export const LEDGER_MAX_PERCEPTUAL_HASHES = 16;
+
+/** The dihedral variant (index into the 8) and the group of the `index`-th hash of a ledger row of `count` hashes. */
+export function ledgerHashPosition(index: number, count: number): { variant: number; group: number } {
+  return count >= 8 ? { variant: index % 8, group: Math.floor(index / 8) } : { variant: 0, group: index };
+}
+
 /** Validates a ledger record and splits its hashes into the exact and perceptual lookup tables. */
 export function prepareLedgerRecord(input: NewLedgerRecord, nowMs: number): PreparedLedgerRecord {
   if (typeof input !== 'object' || input === null) throw bad('A ledger record is an object');
@@ -346,15 +358,20 @@ export function prepareLedgerRecord(input: NewLedgerRecord, nowMs: number): Prep
   if (!Number.isFinite(acceptedAtMs)) throw bad('`acceptedAt` is a Date or milliseconds since the epoch');
   const hashes = normalizeHashes(input.hashes, 'hashes');
   const exact: { type: string; hash: Buffer }[] = [];
-  const perceptual: { type: string; hashes: Buffer }[] = [];
+  // One row per perceptual type: the hashes of the whole image, then those of its trimmed
+  // content, each with its variants when it has them (see LEDGER_GROUP_WITH_VARIANTS).
+  const perceptualParts = new Map<string, Buffer[]>();
   for (const h of hashes) {
     if (EXACT_TYPES.has(h.type)) exact.push({ type: h.type, hash: Buffer.from(h.hex, 'hex') });
     else if (PERCEPTUAL_TYPES.has(h.type) && h.hex.length === 64) {
-      const parts = [Buffer.from(h.hex, 'hex')];
+      const parts = perceptualParts.get(h.type) ?? [];
+      if (parts.length >= LEDGER_MAX_PERCEPTUAL_HASHES) continue;
+      parts.push(Buffer.from(h.hex, 'hex'));
       if (h.variants) for (const v of DIHEDRAL_ORDER.slice(1)) parts.push(Buffer.from(h.variants[v], 'hex'));
-      perceptual.push({ type: h.type, hashes: Buffer.concat(parts) });
+      perceptualParts.set(h.type, parts);
     }
   }
+  const perceptual = [...perceptualParts].map(([type, parts]) => ({ type, hashes: Buffer.concat(parts) }));
   return {
     id: newId('led'),
     acceptedAtMs,

@@ -52,6 +52,8 @@ export interface MatchRecord {
   readonly variant?: DihedralVariant;
   /** PDQ quality of the upload's hash. */
   readonly quality?: number;
+  /** The match is on the hash of the upload's content inside a border or letterbox (see docs/detection.md). */
+  readonly trimmed?: true;
 }
 
 /** What the allowlist says about the file's hashes. */
