@@ -328,10 +328,41 @@ async function rows<T extends QueryResultRow>(db: Db, text: string, values: unkn
   return (await db.query<T>(text, values)).rows;
 }
 
+/** The last connection error of each client the store has used (see {@link watchClient}). */
+const clientErrors = new WeakMap<PoolClient, Error | undefined>();
+
+/**
+ * Listens for a client's errors for its whole life. While a client is checked out, pg-pool does
+ * not listen, so a server restart or `pg_terminate_backend` would surface as an unhandled 'error'
+ * event and end the process; a new connection's closing message can even arrive in the same read
+ * as its ready message, before `pool.connect()` has resolved. Registered on the pool's 'connect'
+ * event, and again at checkout for clients a host's pool made before the store existed.
+ */
+function watchClient(client: PoolClient): void {
+  if (clientErrors.has(client)) return;
+  clientErrors.set(client, undefined);
+  client.on('error', (err: Error) => {
+    clientErrors.set(client, err);
+  });
+}
+
+/** A connection checked out of the pool; `release()` hands it back as broken when it failed. */
+async function checkout(pool: Pool): Promise<{ client: PoolClient; release(err?: Error): void }> {
+  const client = await pool.connect();
+  watchClient(client);
+  return {
+    client,
+    release(err?: Error): void {
+      client.release(err ?? clientErrors.get(client));
+    },
+  };
+}
+
 /** Applies the pending migrations in one transaction under an advisory lock, so instances starting together migrate once. */
 async function migrate(pool: Pool, schema: string): Promise<void> {
   const s = `"${schema}"`;
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hashgate-migrate:${schema}`]);
@@ -360,10 +391,12 @@ async function migrate(pool: Pool, schema: string): Promise<void> {
     }
     await client.query('COMMIT');
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((e: Error) => {
+      broken = e;
+    });
     throw err;
   } finally {
-    client.release();
+    release(broken);
   }
 }
 
@@ -391,8 +424,9 @@ class PostgresIncidentStore implements IncidentStore {
   async #tx<T>(what: string, fn: (db: Db) => Promise<T>): Promise<T> {
     this.#check();
     let client: PoolClient;
+    let release: (err?: Error) => void;
     try {
-      client = await this.#pool.connect();
+      ({ client, release } = await checkout(this.#pool));
     } catch (err) {
       throw storeFailure(what, err);
     }
@@ -408,7 +442,7 @@ class PostgresIncidentStore implements IncidentStore {
       });
       throw storeFailure(what, err);
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 
@@ -1180,6 +1214,7 @@ class PostgresIncidentStore implements IncidentStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pool.off('connect', watchClient);
     if (this.#ownsPool) await this.#pool.end();
   }
 }
@@ -1208,9 +1243,11 @@ export async function createPostgresStore(
     // an idle client that loses its connection must not crash the process
     pool.on('error', () => undefined);
   }
+  pool.on('connect', watchClient);
   try {
     await migrate(pool, config.schema);
   } catch (err) {
+    pool.off('connect', watchClient);
     if (ownsPool) await pool.end().catch(() => undefined);
     throw storeFailure('prepare the database schema', err);
   }

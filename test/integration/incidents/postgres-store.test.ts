@@ -91,6 +91,48 @@ describePostgres('PostgreSQL store', (pool) => {
     await b.close();
   });
 
+  it('survives its connections being terminated between the queries of a transaction', async () => {
+    // A server restart or failover ends connections while they are checked out; pg then emits
+    // 'error' on the client, which must not end the process.
+    const schema = freshSchema();
+    schemas.push(schema);
+    const app = `hashgate-test-${schema}`;
+    const store = await createPostgresStore({
+      connection: { ...PG_CONFIG, application_name: app },
+      schema,
+      maxConnections: 3,
+    });
+    let ok = 0;
+    let failed = 0;
+    let running = true;
+    const writer = async (): Promise<void> => {
+      while (running) {
+        try {
+          await store.createIncident(sampleIncident());
+          ok++;
+        } catch (err) {
+          expect((err as { code?: string }).code).toBe('ERR_HASHGATE_STORE_FAILED');
+          failed++;
+        }
+      }
+    };
+    const writers = [writer(), writer(), writer()];
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await pool().query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+        [app],
+      );
+    }
+    running = false;
+    await Promise.all(writers);
+    // the store recovers: new connections replace the terminated ones
+    await store.createIncident(sampleIncident());
+    expect(ok).toBeGreaterThan(0);
+    expect(failed).toBeGreaterThan(0);
+    await store.close();
+  });
+
   it('says what is wrong with bad options in the shared message shape', () => {
     expect(() => parsePostgresStoreOptions({})).toThrow(
       'Expected exactly one of `pool`, `connectionString` or `connection` for `postgresStore` but received undefined',
