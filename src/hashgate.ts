@@ -439,7 +439,10 @@ export function createHashgate(options: HashgateOptions): Hashgate {
    * have run while the batch was failing).
    */
   const missedVersions = (batch: readonly { record: NewLedgerRecord }[]): Record<string, number> => {
-    const oldest = Math.min(...batch.map((q) => Number(q.record.acceptedAt ?? 0)));
+    const oldest = batch.reduce(
+      (m, q) => Math.min(m, Number(q.record.acceptedAt ?? 0)),
+      Number.POSITIVE_INFINITY,
+    );
     const versions: Record<string, number> = {};
     for (const s of syncs) {
       const changed = (listUpdatedAt.get(s.name) ?? Number.NEGATIVE_INFINITY) >= oldest;

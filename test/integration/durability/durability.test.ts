@@ -268,6 +268,28 @@ describe('the ledger while its writes fail', () => {
     expect(gate.status().pending.ledger.lastError).toBeNull();
   });
 
+  test('a record that lands after a list update missed it is re-checked against that list', async () => {
+    const b = await bed();
+    const f = failing(b.real);
+    const gate = b.open(f.store);
+    await gate.ready();
+    f.fail('addToLedger', Number.POSITIVE_INFINITY);
+    const r = await gate.scan([{ bytes: unknown, contentRef: 'uploads/late' }]);
+    expect(r.outcome).toBe('allow');
+    await waitFor(() => gate.status().pending.ledger.records === 1);
+    // the list gains the accepted upload while its ledger record is still waiting
+    const before = gate.status().lists[0]?.version;
+    const md5 = (buf: Buffer): string => createHash('md5').update(buf).digest('hex');
+    writeFileSync(join(b.dir, 'list.txt'), `md5 ${md5(known)}\nmd5 ${md5(unknown)}\n`);
+    await gate.refreshLists();
+    await waitFor(() => gate.status().lists[0]?.version !== before);
+    expect((await b.real.listIncidents()).filter((i) => i.action === 'takedown')).toEqual([]);
+    f.recover();
+    await waitFor(async () => (await b.real.listIncidents()).some((i) => i.action === 'takedown'));
+    const [takedown] = (await b.real.listIncidents()).filter((i) => i.action === 'takedown');
+    expect(takedown?.ledger?.reference).toBe('uploads/late');
+  });
+
   test('close() spools the batches the ledger still refuses', async () => {
     const b = await bed();
     const f = failing(b.real);
