@@ -207,6 +207,12 @@ export function createIncidentRecorder(options: IncidentRecorderOptions): Incide
       }
       await spool.remove('incidents', name);
     }
+    // sealed evidence whose item was never written (a crash between the two writes, or a failed
+    // item write): kept and counted, for a person to attach
+    const items = new Set((await spool.list('incidents')).map((n) => n.replace(/\.json$/, '')));
+    for (const name of await spool.list('evidence')) {
+      if (!items.has(name.replace(/\.hgev$/, ''))) leftEvidence++;
+    }
     incidents = left;
     evidence = leftEvidence;
     if (left === 0) lastIncidentError = null;
