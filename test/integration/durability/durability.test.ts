@@ -20,9 +20,11 @@ import { join } from 'node:path';
 import { createEvidenceKeyRing, type EvidenceKeyRing } from '../../../src/evidence/keys';
 import { createEvidenceVault } from '../../../src/evidence/vault';
 import { createHashgate, type Hashgate } from '../../../src/hashgate';
+import { createPostgresStore } from '../../../src/incidents/postgres-store';
 import { createSqliteStore } from '../../../src/incidents/sqlite-store';
 import type { IncidentStore } from '../../../src/incidents/store';
 import { silentLogger } from '../../../src/observability/logger';
+import { describePostgres, dropSchemas, freshSchema } from '../incidents/postgres';
 
 const IMAGES = join(__dirname, '../../fixtures/images');
 const known = readFileSync(join(IMAGES, 'misc-images__wee.jpg'));
@@ -94,12 +96,14 @@ interface Bed {
 const beds: Bed[] = [];
 const gates: Hashgate[] = [];
 
-async function bed(): Promise<Bed> {
+async function bed(makeStore?: () => Promise<IncidentStore>): Promise<Bed> {
   const dir = mkdtempSync(join(tmpdir(), 'hashgate-durable-'));
   const md5 = createHash('md5').update(known).digest('hex');
   writeFileSync(join(dir, 'list.txt'), `md5 ${md5}\n`);
   const keys = createEvidenceKeyRing({ current: { id: 'k1', key: randomBytes(32).toString('base64') } });
-  const real = await createSqliteStore({ path: join(dir, 'incidents.sqlite') });
+  const real = makeStore
+    ? await makeStore()
+    : await createSqliteStore({ path: join(dir, 'incidents.sqlite') });
   const b: Bed = {
     dir,
     dataDir: join(dir, 'data'),
@@ -341,5 +345,43 @@ describe('a restart', () => {
       incidents: { incidents: 0, evidence: 0, lastIncidentError: null, lastEvidenceError: null },
       ledger: { records: 0, spooledBatches: 0, lastError: null },
     });
+  });
+});
+
+describePostgres('on PostgreSQL', (pool) => {
+  const schemas: string[] = [];
+  afterAll(async () => {
+    await dropSchemas(pool(), schemas);
+  });
+  const postgres = (): Promise<IncidentStore> => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    return createPostgresStore({ pool: pool(), schema });
+  };
+
+  test('an incident and a ledger batch the store refused land once it is back; a landed duplicate is dropped', async () => {
+    const b = await bed(postgres);
+    const f = failing(b.real);
+    const gate = b.open(f.store);
+    await gate.ready();
+    f.fail('createIncident', Number.POSITIVE_INFINITY);
+    f.fail('addToLedger', Number.POSITIVE_INFINITY);
+    const first = await gate.scan([{ bytes: known }]);
+    const second = await gate.scan([{ bytes: Buffer.concat([known]), originalName: 'again.jpg' }]);
+    const accepted = await gate.scan([{ bytes: unknown, contentRef: 'uploads/pg' }]);
+    expect(first.outcome).toBe('block');
+    expect(second.outcome).toBe('block');
+    expect(accepted.outcome).toBe('allow');
+    // the second incident's commit landed but its answer was lost
+    const id = second.incidentIds[0]!;
+    const item = JSON.parse(readFileSync(join(b.dataDir, 'spool', 'incidents', `${id}.json`), 'utf8'));
+    await b.real.createIncident(item.incident);
+    f.recover();
+    await waitFor(() => spooled(b, 'incidents').length === 0 && gate.status().pending.ledger.records === 0);
+    const ids = (await b.real.listIncidents()).map((i) => i.id).sort();
+    expect(ids).toEqual([first.incidentIds[0]!, id].sort());
+    expect((await b.real.getIncident(first.incidentIds[0]!))?.evidence?.id).toBe(first.incidentIds[0]);
+    const ledger = await b.real.getLedgerRecords([1, 2, 3]);
+    expect(ledger.map((l) => l.reference)).toEqual(['uploads/pg']);
   });
 });
