@@ -208,7 +208,11 @@ export interface Hashgate {
   console(options?: ConsoleOptions): Router;
   /** Re-reads the allowlist from the store now (the console calls it after a change). */
   refreshAllowlist(): Promise<void>;
-  /** Stops timers, workers and list syncs, flushes the ledger and closes a store hashgate opened. */
+  /**
+   * Stops timers, workers and list syncs, flushes the ledger, makes a last attempt at the writes
+   * that wait for the store or the evidence folder (what is still refused stays in the spool for
+   * the next start) and closes a store hashgate opened.
+   */
   close(): Promise<void>;
 }
 
