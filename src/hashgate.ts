@@ -29,11 +29,19 @@ import { getHashType } from './hashing/hash-types';
 import { createHasher, exactAsComputed, type Hasher } from './hashing/hasher';
 import type { ComputedHash, HashOutcome, PerceptualOutcome, UnavailableHash } from './hashing/outcome';
 import type { HashSource } from './hashing/perceptual';
+import {
+  type BacklogItem,
+  createIncidentRecorder,
+  createLedgerBacklog,
+  type PendingIncidentWrites,
+  type PendingLedgerWrites,
+} from './incidents/durable-writes';
 import { newIncidentId } from './incidents/ids';
 import { createLedger, type Ledger, type LedgerRange, type RecheckReport } from './incidents/ledger';
+import { createSpool } from './incidents/spool';
 import { createSqliteStore } from './incidents/sqlite-store';
 import type { IncidentStore } from './incidents/store';
-import type { AllowlistEntry, EvidenceRef, IncidentAction, NewLedgerRecord } from './incidents/types';
+import type { AllowlistEntry, IncidentAction, NewLedgerRecord } from './incidents/types';
 import { createListSync, type ListStatus, type ListSync, type ListUpdate } from './lists/list-sync';
 import { createMatchIndexHolder, type MatchIndexHolder } from './matching/match-index-holder';
 import { errorFields } from './observability/logger';
@@ -150,6 +158,14 @@ export interface HashgateStatus {
     readonly replaced: number;
   };
   readonly cache: { readonly hits: number; readonly misses: number; readonly size: number };
+  /**
+   * Writes that wait for the store or the evidence folder (in the spool in `dataDir/spool/`, or
+   * for ledger records also in memory), with the code of the last failure of each.
+   */
+  readonly pending: {
+    readonly incidents: PendingIncidentWrites;
+    readonly ledger: PendingLedgerWrites;
+  };
 }
 
 /** A hashgate instance. */
@@ -192,7 +208,11 @@ export interface Hashgate {
   console(options?: ConsoleOptions): Router;
   /** Re-reads the allowlist from the store now (the console calls it after a change). */
   refreshAllowlist(): Promise<void>;
-  /** Stops timers, workers and list syncs, flushes the ledger and closes a store hashgate opened. */
+  /**
+   * Stops timers, workers and list syncs, flushes the ledger, makes a last attempt at the writes
+   * that wait for the store or the evidence folder (what is still refused stays in the spool for
+   * the next start) and closes a store hashgate opened.
+   */
   close(): Promise<void>;
 }
 
@@ -327,6 +347,16 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         queueDepth: () => hasher.stats().queued,
         indexEntries: () => holder.current?.stats.entries ?? 0,
         indexBytes: () => holder.current?.stats.bytes ?? 0,
+        pendingWrites: () => {
+          const incidents = recorder.status();
+          const ledgerPending = ledgerBacklog.status();
+          return {
+            incident: incidents.incidents,
+            evidence: incidents.evidence,
+            ledger_record: ledgerPending.records,
+            ledger_batch: ledgerPending.spooledBatches,
+          };
+        },
       },
       config.metrics.registry,
     );
@@ -350,6 +380,17 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     ? Promise.resolve(config.store)
     : createSqliteStore({ path: join(config.dataDir, 'incidents.sqlite'), now: config.now });
   const ownsStore = !config.store;
+  // What the store or the evidence folder could not take waits here (docs/operations.md).
+  const spool = createSpool(join(config.dataDir, 'spool'));
+  const recorder = createIncidentRecorder({
+    store: storePromise,
+    spool,
+    vault,
+    logger: log,
+    onFailure: (operation) => metrics?.failures.inc({ operation }),
+    onRecorded: (incident) =>
+      metrics?.incidents.inc({ action: incident.dryRun ? 'dry-run' : incident.action }),
+  });
   storePromise.catch((err: unknown) => log.error('the incident store could not be opened', errorFields(err)));
   let ledger: Ledger | undefined;
   // `content`: the SHA-256 of a record that carries every hash, remembered once it is committed;
@@ -393,14 +434,72 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         },
         (err: unknown) => {
           metrics?.failures.inc({ operation: 'ledger' }, batch.length);
-          log.error('accepted uploads could not be added to the ledger', {
+          log.error('accepted uploads could not be added to the ledger; they are kept and retried', {
             ...errorFields(err),
             records: batch.length,
           });
+          const versions = missedVersions(batch);
+          ledgerBacklog.add(
+            batch.map((q) => ({
+              record: q.record,
+              ...(q.unchecked ? { unchecked: q.unchecked } : {}),
+              versions,
+            })),
+            err,
+          );
         },
       );
     return ledgerFlush;
   };
+  // When each list last changed (its re-check of the ledger then ran), for late ledger commits.
+  const listUpdatedAt = new Map<string, number>();
+  /**
+   * Per list, the version whose re-check the batch may not have reached: the version in use, or
+   * -1 when the list changed since the oldest upload of the batch was accepted (its re-check may
+   * have run while the batch was failing).
+   */
+  const missedVersions = (batch: readonly { record: NewLedgerRecord }[]): Record<string, number> => {
+    const oldest = batch.reduce(
+      (m, q) => Math.min(m, Number(q.record.acceptedAt ?? 0)),
+      Number.POSITIVE_INFINITY,
+    );
+    const versions: Record<string, number> = {};
+    for (const s of syncs) {
+      const changed = (listUpdatedAt.get(s.name) ?? Number.NEGATIVE_INFINITY) >= oldest;
+      versions[s.name] = changed ? -1 : (s.snapshot()?.version ?? -1);
+    }
+    return versions;
+  };
+  /**
+   * Ledger records that landed late (retried or replayed from the spool): each list that changed
+   * meanwhile, or that was not loaded, re-checks them against its whole snapshot.
+   */
+  const ledgerBacklog = createLedgerBacklog({
+    spool,
+    logger: log,
+    now: config.now,
+    commit: async (items: readonly BacklogItem[]) => {
+      if (!ledger) throw new HashgateError(ErrorCodes.NOT_READY, 'The incident store is not open yet');
+      const records = await ledger.record(items.map((i) => i.record));
+      let late = false;
+      items.forEach((item, i) => {
+        const seq = records[i]?.seq;
+        if (seq === undefined) return;
+        for (const s of syncs) {
+          const version = s.snapshot()?.version;
+          if (version !== undefined && version === item.versions[s.name] && !item.unchecked?.includes(s.name))
+            continue;
+          const r = uncheckedRanges.get(s.name);
+          uncheckedRanges.set(s.name, {
+            fromSeq: Math.min(r?.fromSeq ?? seq, seq),
+            toSeq: Math.max(r?.toSeq ?? seq, seq),
+          });
+          late = true;
+        }
+      });
+      if (late) void recheckUnchecked();
+    },
+  });
   /**
    * `complete`: every hash was computed (a scan cut short by overload leaves perceptual ones out);
    * `unchecked`: lists the upload could not be matched against because they were not loaded.
@@ -502,6 +601,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
   }
 
   const onListUpdate = async (update: ListUpdate): Promise<void> => {
+    listUpdatedAt.set(update.list, config.now());
     await rebuildIndex();
     const store = await storePromise;
     try {
@@ -560,6 +660,8 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       thresholds: queryRadius,
       ...(config.onRetroactiveMatch ? { onTakedown: config.onRetroactiveMatch } : {}),
     });
+    // Incidents and ledger batches spooled by an earlier run (or this one) land now if they can.
+    await Promise.all([recorder.replay(), ledgerBacklog.retry()]);
     await refreshAllowlist();
     const t = setInterval(() => void refreshAllowlist(), config.allowlistRefreshMs);
     t.unref();
@@ -654,28 +756,13 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     const action: IncidentAction = dryRun
       ? policies.get(matches[0]!.list)!.action
       : (decision.action ?? 'log');
-    const store = await storePromise;
     const id = newIncidentId();
-    let evidence: EvidenceRef | null = null;
     // Evidence is kept for what is refused or flagged for a person; logged and dry-run matches
-    // stay where the host stored them.
-    if (vault && source && !dryRun && (action === 'block' || action === 'review')) {
-      try {
-        evidence = await vault.put(id, source, {
-          originalName: file.originalName ?? null,
-          declaredType: file.declaredType ?? null,
-          sniffedType: outcome.format,
-        });
-      } catch (err) {
-        metrics?.failures.inc({ operation: 'evidence' });
-        log.error('evidence could not be stored; the incident is recorded without it', {
-          ...errorFields(err),
-          incident: id,
-        });
-      }
-    }
-    try {
-      await store.createIncident({
+    // stay where the host stored them. The recorder falls back to the spool for the evidence
+    // and the incident, so a failing store or evidence folder loses neither; the upload is
+    // refused all the same.
+    const landing = await recorder.record(
+      {
         id,
         occurredAt,
         route: context.route ?? null,
@@ -705,15 +792,19 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         })),
         action,
         dryRun,
-        evidence,
-      });
-      metrics?.incidents.inc({ action: dryRun ? 'dry-run' : action });
-      return id;
-    } catch (err) {
-      metrics?.failures.inc({ operation: 'incident' });
-      log.error('an incident could not be recorded', { ...errorFields(err), incident: id });
-      return undefined;
-    }
+      },
+      source && !dryRun && (action === 'block' || action === 'review')
+        ? {
+            source,
+            metadata: {
+              originalName: file.originalName ?? null,
+              declaredType: file.declaredType ?? null,
+              sniffedType: outcome.format,
+            },
+          }
+        : undefined,
+    );
+    return landing === 'lost' ? undefined : id;
   };
 
   const scanOne = async (
@@ -884,6 +975,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
           replaced: stats.replacedWorkers,
         },
         cache: cache.stats,
+        pending: { incidents: recorder.status(), ledger: ledgerBacklog.status() },
       };
     },
     store: () => storePromise,
@@ -903,6 +995,9 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       await started.catch(() => undefined);
       await rebuilding;
       await flushLedger();
+      // a last attempt for what failed; the rest waits in the spool for the next start
+      await ledgerBacklog.close();
+      await recorder.close();
       await recheckingUnchecked;
       await hasher.close();
       if (ownsStore) await (await storePromise.catch(() => undefined))?.close();

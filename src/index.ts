@@ -67,6 +67,7 @@ export {
 export { type PdqConvention, type PdqPixels, type PdqResult, pdqHash } from './hashing/pdq';
 export type { HashSource } from './hashing/perceptual';
 export { type SniffedFormat, sniffFormat } from './hashing/sniff';
+export type { PendingIncidentWrites, PendingLedgerWrites } from './incidents/durable-writes';
 export * from './incidents/index';
 export * from './lists/index';
 export { type EntryRef, entryRefList, entryRefOrdinal } from './matching/entry-ref';

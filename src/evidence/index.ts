@@ -23,4 +23,5 @@ export {
   type EvidenceVaultOptions,
   type RetentionReport,
   type RetentionSweepOptions,
+  type SealedEvidence,
 } from './vault';

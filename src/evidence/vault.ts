@@ -70,6 +70,23 @@ export interface EvidenceVault {
     metadata?: EvidenceMetadata,
   ): Promise<EvidenceRef>;
   /**
+   * Encrypts the original bytes of an upload for an incident under the current key without
+   * writing anything: the sealed file and the reference to record once it is in the vault. With
+   * {@link EvidenceVault.putSealed} this is `put()` in two steps, so that sealed evidence can wait
+   * elsewhere (hashgate's spool) while the evidence folder cannot be written, never in plaintext.
+   */
+  seal(
+    incidentId: string,
+    source: { readonly bytes: Uint8Array } | { readonly path: string },
+    metadata?: EvidenceMetadata,
+  ): Promise<SealedEvidence>;
+  /**
+   * Writes a sealed evidence file (from {@link EvidenceVault.seal}) into the vault, atomically.
+   * Writing the same bytes again resolves (a replay after a crash); other bytes for an incident
+   * that has evidence throw `ERR_HASHGATE_EVIDENCE_EXISTS`.
+   */
+  putSealed(incidentId: string, data: Uint8Array): Promise<void>;
+  /**
    * Decrypts an incident's evidence. Record the access first (`store.recordEvidenceAccess`, or
    * use `exportEvidence()` which does both). Throws the evidence key and tamper errors of
    * `openEvidence()`, and `ERR_HASHGATE_INCIDENT_NOT_FOUND` when there is no file.
@@ -82,6 +99,13 @@ export interface EvidenceVault {
    * under legal hold, recording each deletion in the audit log. Deletes nothing else, ever.
    */
   sweep(options: RetentionSweepOptions): Promise<RetentionReport>;
+}
+
+/** Evidence encrypted in memory, not yet written: the file's bytes and the reference to record. */
+export interface SealedEvidence {
+  readonly ref: EvidenceRef;
+  /** The whole evidence file (header, ciphertext, tag). */
+  readonly data: Buffer;
 }
 
 function ioError(what: string, err: unknown): Error {
@@ -207,7 +231,7 @@ export function createEvidenceVault(options: EvidenceVaultOptions): EvidenceVaul
   const vault: EvidenceVault = {
     dir,
 
-    async put(incidentId, source, metadata = {}) {
+    async seal(incidentId, source, metadata = {}) {
       requireId(incidentId);
       const key = keys.current;
       if (!key) {
@@ -230,8 +254,32 @@ export function createEvidenceVault(options: EvidenceVaultOptions): EvidenceVaul
           'Evidence comes from `{ bytes }` or `{ path }`',
         );
       const storedAt = new Date(now()).toISOString();
-      await writeNew(incidentId, sealEvidence(key, incidentId, storedAt, bytes, metadata));
-      return { id: incidentId, keyId: key.id, size: bytes.byteLength, storedAt };
+      const data = sealEvidence(key, incidentId, storedAt, bytes, metadata);
+      return { ref: { id: incidentId, keyId: key.id, size: bytes.byteLength, storedAt }, data };
+    },
+
+    async putSealed(incidentId, data) {
+      requireId(incidentId);
+      const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      if (readEvidenceHeader(buf).header.incidentId !== incidentId)
+        throw incidentError(
+          IncidentErrorCodes.INVALID_INPUT,
+          `The sealed evidence is not for incident ${incidentId}`,
+        );
+      try {
+        await writeNew(incidentId, buf);
+      } catch (err) {
+        // the same file written before a crash or an interrupted replay: nothing to do
+        if ((err as { code?: string }).code !== IncidentErrorCodes.EVIDENCE_EXISTS) throw err;
+        const existing = await readRaw(incidentId);
+        if (!existing?.equals(buf)) throw err;
+      }
+    },
+
+    async put(incidentId, source, metadata = {}) {
+      const sealed = await vault.seal(incidentId, source, metadata);
+      await writeNew(incidentId, sealed.data);
+      return sealed.ref;
     },
 
     async read(incidentId) {

@@ -239,6 +239,12 @@ export function createReadinessHandler(gate: Hashgate): RequestHandler {
       })),
       index: { generation: s.index.generation, entries: s.index.entries },
       workers: s.workers,
+      pending: {
+        incidents: s.pending.incidents.incidents,
+        evidence: s.pending.incidents.evidence,
+        ledgerRecords: s.pending.ledger.records,
+        ledgerSpooledBatches: s.pending.ledger.spooledBatches,
+      },
     });
   };
 }

@@ -25,6 +25,11 @@ export interface MetricsSources {
   queueDepth(): number;
   indexEntries(): number;
   indexBytes(): number;
+  /**
+   * Writes waiting for the store or the evidence folder, by kind: `incident`, `evidence`,
+   * `ledger_record` (in memory), `ledger_batch` (spooled to disk).
+   */
+  pendingWrites?(): Readonly<Record<'incident' | 'evidence' | 'ledger_record' | 'ledger_batch', number>>;
 }
 
 /**
@@ -101,6 +106,17 @@ export function createMetrics(sources: MetricsSources, registry: Registry = new 
     registers,
     collect() {
       this.set(sources.indexBytes());
+    },
+  });
+  new Gauge({
+    name: 'hashgate_pending_writes',
+    help: 'Writes waiting for the store or the evidence folder, by kind (incident, evidence, ledger_record in memory, ledger_batch spooled)',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      const pending = sources.pendingWrites?.();
+      if (!pending) return;
+      for (const [kind, n] of Object.entries(pending)) this.set({ kind }, n);
     },
   });
   return {
