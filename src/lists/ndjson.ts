@@ -9,6 +9,7 @@ import { createGunzip } from 'node:zlib';
 import type { ListSnapshot } from '../snapshot';
 import { Yielder } from './cooperative';
 import { DEFAULT_CATEGORY, type HashTypeResolver, isValidEntryId, type SnapshotBuilder } from './entries';
+import { entryIdAt, IdColumn, IdSet, isColumnar } from './entry-ids';
 import { ListErrorCodes, listError } from './errors';
 import { readLines } from './lines';
 
@@ -102,12 +103,26 @@ function addCanonicalLine(builder: SnapshotBuilder, buf: Buffer, start: number, 
   const hashStart = typeEnd + SEP_HASH.length;
   const hashEnd = scanString(buf, hashStart, end, hexByte);
   if (hashEnd !== end - 2) return false;
+  const typeName = buf.toString('latin1', typeStart, typeEnd);
+  const hash = buf.toString('latin1', hashStart, hashEnd);
+  if (isShortAscii(buf, idStart, idEnd)) {
+    // The id's bytes are its UTF-8 form and it passes isValidEntryId: no string is made for it.
+    builder.addHexIdBytes(buf, idStart, idEnd, typeName, hash);
+    return true;
+  }
   const id = buf.toString('utf8', idStart, idEnd);
   if (!isValidEntryId(id)) {
     builder.drop('invalid-id');
     return true;
   }
-  builder.addHex(id, buf.toString('latin1', typeStart, typeEnd), buf.toString('latin1', hashStart, hashEnd));
+  builder.addHex(id, typeName, hash);
+  return true;
+}
+
+/** True for 1 to 200 bytes of ASCII (the caller already refused control bytes, quotes and backslashes). */
+function isShortAscii(buf: Buffer, start: number, end: number): boolean {
+  if (end <= start || end - start > 200) return false;
+  for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return false;
   return true;
 }
 
@@ -209,24 +224,27 @@ export async function applyDeltas(
   resolveType: HashTypeResolver,
   yielder = new Yielder(),
 ): Promise<void> {
+  // The removed ids as bytes, so that base entries are checked without a string per entry.
+  const removedIds = new IdColumn(acc.removed.size);
+  const removed = new IdSet(acc.removed.size);
+  const removedNo = removed.addColumn(removedIds);
+  for (const id of acc.removed) {
+    removedIds.appendString(id);
+    removed.add(removedNo, removedIds.count - 1);
+  }
   let matched = 0;
   for (const [name, t] of base.byType) {
     const type = resolveType(name);
     for (let i = 0; i < t.count; i++) {
-      const id = t.ids[i]!;
-      if (acc.removed.has(id)) {
+      const gone = isColumnar(t)
+        ? removed.has(t.idBytes, t.idOffsets[i]!, t.idOffsets[i + 1]!)
+        : acc.removed.has(t.ids[i]!);
+      if (gone) {
         matched++;
       } else if (!type) {
         builder.drop('unknown-type');
       } else {
-        builder.addBytes(
-          id,
-          type,
-          t.hashes,
-          i * t.hashBytes,
-          base.categories[t.categories[i]!]!,
-          t.labels.get(i),
-        );
+        builder.addRowOf(t, i, type, base.categories[t.categories[i]!]!);
       }
       if (yielder.due()) await yielder.yield();
     }
@@ -259,7 +277,7 @@ export async function writeSnapshotLines(
     for (let i = 0; i < t.count; i++) {
       // Same bytes as JSON.stringify({id, type, hash, category?, labels?}), built by hand: twice as fast.
       const labels = t.labels.get(i);
-      const line = `{"id":${JSON.stringify(t.ids[i])},"type":${typeField},"hash":"${hex.toString('hex', i * w, i * w + w)}"${
+      const line = `{"id":${JSON.stringify(entryIdAt(t, i))},"type":${typeField},"hash":"${hex.toString('hex', i * w, i * w + w)}"${
         catFields[t.categories[i]!] ?? ''
       }${labels ? `,"labels":${JSON.stringify(labels)}` : ''}}\n`;
       batch.push(line);
