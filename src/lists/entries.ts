@@ -4,7 +4,7 @@
  * sync needs (category filter, counts, "what was added").
  */
 
-import { getHashType, type HashIssue, type HashType } from '../hashing/hash-types';
+import { getHashType, type HashIssue, type HashType, PERCEPTUAL_WEIGHT_RANGE } from '../hashing/hash-types';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { forEachCooperative, Yielder } from './cooperative';
 import { allocBytes, columnarEntries, IdColumn, IdSet, isColumnar } from './entry-ids';
@@ -50,6 +50,22 @@ export type DropReason =
 
 /** Dropped entries by reason. Reasons with no drops are absent. */
 export type DropCounts = Partial<Record<DropReason, number>>;
+
+/** Value of a hex digit by its byte (the caller checked that the byte is a hex digit). */
+const HEX_VALUE = new Uint8Array(256);
+for (let d = 0; d < 16; d++) {
+  HEX_VALUE['0123456789abcdef'.charCodeAt(d)] = d;
+  HEX_VALUE['0123456789ABCDEF'.charCodeAt(d)] = d;
+}
+/** Set bits of each byte value. */
+const BIT_COUNT = new Uint8Array(256);
+for (let b = 1; b < 256; b++) BIT_COUNT[b] = (b & 1) + BIT_COUNT[b >> 1]!;
+
+function bytesEqual(a: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[start + i]) return false;
+  return true;
+}
 
 /** Finds a hash type by its name in a list (built-in or custom). */
 export type HashTypeResolver = (name: string) => HashType | undefined;
@@ -251,6 +267,9 @@ export class SnapshotBuilder {
   readonly #dropped: Record<string, number> = {};
   /** Type names as they appear in the list -> resolved type (null: unknown), to skip the lookup per entry. */
   readonly #typeCache = new Map<string, HashType | null>();
+  /** The type name bytes of the last canonical line and their type. */
+  #lastType: { bytes: Uint8Array; type: HashType | null } | null = null;
+  readonly #hashScratch = new Uint8Array(64);
   /** Scratch space for ids given as strings. */
   #scratch = Buffer.allocUnsafe(1024);
   #total = 0;
@@ -352,6 +371,61 @@ export class SnapshotBuilder {
     const l = parseLabels(labels);
     if (l === null) return this.drop('invalid-labels');
     return this.#add(idBuf, idStart, idEnd, type, parsed.bytes, 0, cat, l);
+  }
+
+  /**
+   * The fast path of canonical NDJSON lines: the id as printable ASCII bytes (1 to 200, checked by
+   * the caller), the type name as bytes, and the hash as hex digits `hex[hexStart, hexEnd)` that
+   * the caller checked are hex. For built-in types the hash is decoded and checked here without
+   * a string; the result is the same as {@link addHex}.
+   */
+  addCanonical(
+    buf: Uint8Array,
+    idStart: number,
+    idEnd: number,
+    typeStart: number,
+    typeEnd: number,
+    hexStart: number,
+    hexEnd: number,
+  ): boolean {
+    const last = this.#lastType;
+    let type: HashType | null;
+    if (last && bytesEqual(last.bytes, buf, typeStart, typeEnd)) {
+      type = last.type;
+    } else {
+      const name = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString(
+        'latin1',
+        typeStart,
+        typeEnd,
+      );
+      type = this.#typeOf(name);
+      this.#lastType = { bytes: new Uint8Array(buf.subarray(typeStart, typeEnd)), type };
+    }
+    if (!type) return this.drop('unknown-type');
+    const builtIn = getHashType(type.name) === type;
+    if (!builtIn) {
+      const hex = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString(
+        'latin1',
+        hexStart,
+        hexEnd,
+      );
+      return this.addHexIdBytes(buf, idStart, idEnd, type.name, hex);
+    }
+    const width = type.bits / 8;
+    if (hexEnd - hexStart !== width * 2) return this.drop('wrong-length');
+    const bytes = this.#hashScratch;
+    let weight = 0;
+    for (let i = 0; i < width; i++) {
+      const b = (HEX_VALUE[buf[hexStart + 2 * i]!]! << 4) | HEX_VALUE[buf[hexStart + 2 * i + 1]!]!;
+      bytes[i] = b;
+      weight += BIT_COUNT[b]!;
+    }
+    if (
+      type.kind === 'perceptual' &&
+      (weight < PERCEPTUAL_WEIGHT_RANGE[0] || weight > PERCEPTUAL_WEIGHT_RANGE[1])
+    )
+      return this.drop('degenerate');
+    return this.#add(buf, idStart, idEnd, type, bytes, 0, DEFAULT_CATEGORY, undefined);
   }
 
   /**

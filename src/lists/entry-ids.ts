@@ -121,7 +121,9 @@ export class IdColumn {
   appendBytes(src: Uint8Array, start: number, end: number): void {
     this.#reserve(end - start);
     const at = this.#offsets[this.#count]!;
-    this.#bytes.set(src.subarray(start, end), at);
+    const b = this.#bytes;
+    // A loop beats a subarray + set for ids of a few dozen bytes (no view object per id).
+    for (let i = start, j = at; i < end; i++, j++) b[j] = src[i]!;
     this.#offsets[++this.#count] = at + (end - start);
   }
 
@@ -174,6 +176,10 @@ export class IdSet {
   #table: Int32Array;
   #mask: number;
   #size = 0;
+  /** The empty slot and hash code where the last {@link has} that returned false stopped, valid while `#missAt === #size`. */
+  #missSlot = -1;
+  #missCode = 0;
+  #missAt = -1;
 
   constructor(expected = 0) {
     let cap = 1024;
@@ -195,18 +201,35 @@ export class IdSet {
     let s = code & this.#mask;
     for (;;) {
       const c = t[s * 3]!;
-      if (c === 0) return false;
+      if (c === 0) {
+        this.#missSlot = s;
+        this.#missCode = code;
+        this.#missAt = this.#size;
+        return false;
+      }
       if (t[s * 3 + 2] === code && this.#columns[c - 1]!.equals(t[s * 3 + 1]!, src, start, end)) return true;
       s = (s + 1) & this.#mask;
     }
   }
 
-  /** Adds row `row` of column `column` (its id already appended there); the caller checked {@link has}. */
+  /**
+   * Adds row `row` of column `column` (its id already appended there); the caller checked
+   * {@link has}. Right after a `has` of the same id that returned false, no second probe is made.
+   */
   add(column: number, row: number): void {
     if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
-    const col = this.#columns[column]!;
-    const code = hashBytesRange(col.bytes, col.start(row), col.end(row));
-    this.#place(this.#table, this.#mask, column + 1, row, code);
+    if (this.#missAt === this.#size) {
+      const t = this.#table;
+      const s = this.#missSlot;
+      t[s * 3] = column + 1;
+      t[s * 3 + 1] = row;
+      t[s * 3 + 2] = this.#missCode;
+    } else {
+      const col = this.#columns[column]!;
+      const code = hashBytesRange(col.bytes, col.start(row), col.end(row));
+      this.#place(this.#table, this.#mask, column + 1, row, code);
+    }
+    this.#missAt = -1;
     this.#size++;
   }
 
@@ -227,5 +250,6 @@ export class IdSet {
     }
     this.#table = t;
     this.#mask = cap - 1;
+    this.#missAt = -1;
   }
 }

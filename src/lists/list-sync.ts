@@ -37,6 +37,7 @@ import { parsePublicKey, type TrustedKey } from './keys';
 import { createHttpReader, type ListReader, loadVersion, manifestUrlOf, verifyManifest } from './load';
 import { isValidListName } from './manifest';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from './ndjson';
+import { isParseWorkerAvailable } from './parse-job';
 
 /** Where a list comes from: a protocol v1 URL, or a local file in one of the local formats. */
 export type ListSource =
@@ -232,6 +233,8 @@ interface Config {
   readonly allowInsecureHttp: boolean;
   readonly pollIntervalMs: number;
   readonly resolveType: HashTypeResolver;
+  /** Parse downloaded files in a worker thread (built-in hash types only, compiled build only). */
+  readonly parseInWorker: boolean;
   readonly fetch: FetchLike;
   readonly now: () => number;
   readonly timers: Timers;
@@ -320,6 +323,7 @@ function parseSyncOptions(o: ListSyncOptions): Config {
     allowInsecureHttp,
     pollIntervalMs: positiveInt('pollIntervalMs', o.pollIntervalMs, 10_000),
     resolveType,
+    parseInWorker: (o.hashTypes?.length ?? 0) === 0 && isParseWorkerAvailable(),
     fetch: o.fetch ?? defaultFetch,
     now: o.now ?? Date.now,
     timers: o.timers ?? realTimers,
@@ -582,6 +586,8 @@ class ListSyncImpl implements ListSync {
       resolveType: this.#c.resolveType,
       maxEntries: this.#c.maxEntries,
       maxDecompressedBytes: this.#c.maxDecompressedBytes,
+      worker: this.#c.parseInWorker,
+      signal: this.#abort.signal,
     });
     if (this.#stopped) throw listError(ListErrorCodes.ABORTED, 'The list sync was stopped');
     // Swap first, persist second: the new entries protect uploads as early as possible; a crash

@@ -66,26 +66,28 @@ function bytesAt(buf: Buffer, at: number, expected: Buffer): boolean {
   return true;
 }
 
-/** Index of the closing quote of a string starting at `from` whose bytes all pass `ok`, or -1. */
-function scanString(buf: Buffer, from: number, end: number, ok: (b: number) => boolean): number {
+// Byte classes of the canonical fast path, as bit flags in one table (one monomorphic scan loop).
+const ID_BYTE = 1;
+const TYPE_BYTE = 2;
+const HEX_BYTE = 4;
+const BYTE_CLASS = new Uint8Array(256);
+for (let b = 0x20; b < 256; b++) {
+  // An id byte: anything but a quote, a backslash (escapes) or a control byte.
+  if (b !== QUOTE && b !== BACKSLASH && b !== 0x7f) BYTE_CLASS[b]! |= ID_BYTE;
+}
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-')
+  BYTE_CLASS[c.charCodeAt(0)]! |= TYPE_BYTE;
+for (const c of '0123456789abcdefABCDEF') BYTE_CLASS[c.charCodeAt(0)]! |= HEX_BYTE;
+
+/** Index of the closing quote of a string starting at `from` whose bytes are all of `byteClass`, or -1. */
+function scanString(buf: Buffer, from: number, end: number, byteClass: number): number {
   for (let i = from; i < end; i++) {
     const b = buf[i]!;
     if (b === QUOTE) return i;
-    if (!ok(b)) return -1;
+    if ((BYTE_CLASS[b]! & byteClass) === 0) return -1;
   }
   return -1;
 }
-
-// An id byte the fast path accepts: anything but a quote, a backslash (escapes) or a control byte.
-const idByte = (b: number): boolean => b !== BACKSLASH && b >= 0x20 && b !== 0x7f;
-const typeByte = (b: number): boolean =>
-  (b >= 0x61 && b <= 0x7a) ||
-  (b >= 0x30 && b <= 0x39) ||
-  b === 0x5f ||
-  b === 0x2d ||
-  (b >= 0x41 && b <= 0x5a);
-const hexByte = (b: number): boolean =>
-  (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
 
 /**
  * Adds a line of exactly the canonical shape `{"id":"…","type":"…","hash":"…"}` (no escapes, no
@@ -95,21 +97,21 @@ const hexByte = (b: number): boolean =>
 function addCanonicalLine(builder: SnapshotBuilder, buf: Buffer, start: number, end: number): boolean {
   if (!bytesAt(buf, start, PREFIX_ID) || buf[end - 1] !== 0x7d || buf[end - 2] !== QUOTE) return false;
   const idStart = start + PREFIX_ID.length;
-  const idEnd = scanString(buf, idStart, end, idByte);
+  const idEnd = scanString(buf, idStart, end, ID_BYTE);
   if (idEnd < 0 || !bytesAt(buf, idEnd, SEP_TYPE)) return false;
   const typeStart = idEnd + SEP_TYPE.length;
-  const typeEnd = scanString(buf, typeStart, end, typeByte);
+  const typeEnd = scanString(buf, typeStart, end, TYPE_BYTE);
   if (typeEnd < 0 || !bytesAt(buf, typeEnd, SEP_HASH)) return false;
   const hashStart = typeEnd + SEP_HASH.length;
-  const hashEnd = scanString(buf, hashStart, end, hexByte);
+  const hashEnd = scanString(buf, hashStart, end, HEX_BYTE);
   if (hashEnd !== end - 2) return false;
-  const typeName = buf.toString('latin1', typeStart, typeEnd);
-  const hash = buf.toString('latin1', hashStart, hashEnd);
   if (isShortAscii(buf, idStart, idEnd)) {
     // The id's bytes are its UTF-8 form and it passes isValidEntryId: no string is made for it.
-    builder.addHexIdBytes(buf, idStart, idEnd, typeName, hash);
+    builder.addCanonical(buf, idStart, idEnd, typeStart, typeEnd, hashStart, hashEnd);
     return true;
   }
+  const typeName = buf.toString('latin1', typeStart, typeEnd);
+  const hash = buf.toString('latin1', hashStart, hashEnd);
   const id = buf.toString('utf8', idStart, idEnd);
   if (!isValidEntryId(id)) {
     builder.drop('invalid-id');
