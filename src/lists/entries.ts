@@ -267,8 +267,8 @@ export class SnapshotBuilder {
   readonly #dropped: Record<string, number> = {};
   /** Type names as they appear in the list -> resolved type (null: unknown), to skip the lookup per entry. */
   readonly #typeCache = new Map<string, HashType | null>();
-  /** The type name bytes of the last canonical line and their type. */
-  #lastType: { bytes: Uint8Array; type: HashType | null } | null = null;
+  /** The type name bytes of the last canonical line, their type, and whether it is a built-in one. */
+  #lastType: { bytes: Uint8Array; type: HashType | null; builtIn: boolean } | null = null;
   readonly #hashScratch = new Uint8Array(64);
   /** Scratch space for ids given as strings. */
   #scratch = Buffer.allocUnsafe(1024);
@@ -297,11 +297,6 @@ export class SnapshotBuilder {
   drop(reason: DropReason): false {
     this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
     return false;
-  }
-
-  /** Adds `n` to the dropped count of `reason` (merging counts made elsewhere). */
-  dropMany(reason: DropReason, n: number): void {
-    if (n > 0) this.#dropped[reason] = (this.#dropped[reason] ?? 0) + n;
   }
 
   #encode(id: string): { buf: Buffer; end: number } {
@@ -388,22 +383,21 @@ export class SnapshotBuilder {
     hexStart: number,
     hexEnd: number,
   ): boolean {
-    const last = this.#lastType;
-    let type: HashType | null;
-    if (last && bytesEqual(last.bytes, buf, typeStart, typeEnd)) {
-      type = last.type;
-    } else {
+    let last = this.#lastType;
+    if (!last || !bytesEqual(last.bytes, buf, typeStart, typeEnd)) {
       const name = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString(
         'latin1',
         typeStart,
         typeEnd,
       );
-      type = this.#typeOf(name);
-      this.#lastType = { bytes: new Uint8Array(buf.subarray(typeStart, typeEnd)), type };
+      const type = this.#typeOf(name);
+      const builtIn = type !== null && getHashType(type.name) === type;
+      last = { bytes: new Uint8Array(buf.subarray(typeStart, typeEnd)), type, builtIn };
+      this.#lastType = last;
     }
+    const type = last.type;
     if (!type) return this.drop('unknown-type');
-    const builtIn = getHashType(type.name) === type;
-    if (!builtIn) {
+    if (!last.builtIn) {
       const hex = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString(
         'latin1',
         hexStart,
