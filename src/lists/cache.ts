@@ -11,6 +11,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { type AtomicWriteHooks, removeStaleTempFiles, writeFileAtomic } from './atomic-file';
+import { readLegacyListCache } from './cache-v1';
 import { Yielder } from './cooperative';
 import { type DropCounts, type HashTypeResolver, isValidCategory, snapshotSize } from './entries';
 import { allocBytes, columnarEntries, IdColumn, isColumnar } from './entry-ids';
@@ -276,6 +277,8 @@ export async function readListCache(
     if ((err as { code?: string }).code === 'ENOENT') return null;
     throw invalid('The cached list could not be read', err);
   }
+  // Layout 1 (a JSON header line and NDJSON), written before layout 2 existed.
+  if (file[0] === 0x7b) return readLegacyListCache(path, options);
   const yielder = new Yielder();
   if (file.byteLength < PREFIX_BYTES || !file.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw invalid('The cached list has an unknown format');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -95,8 +96,30 @@ describe('persisted list copy', () => {
     });
   });
 
-  it('refuses a copy in the earlier NDJSON layout, so that the list is fetched again', async () => {
-    await writeFile(path, '{"format":"hashgate-list-cache","cache":1}\n{"id":"a"}\n');
+  it('still reads a copy in the earlier NDJSON layout (a restart right after an upgrade)', async () => {
+    const legacy = [
+      { id: 'x1', type: 'md5', hash: 'ab'.repeat(16) },
+      { id: 'x2', type: 'pdq', hash: '5a'.repeat(32), category: 'terror' },
+    ];
+    const body = `${legacy.map((e) => JSON.stringify(e)).join('\n')}\n`;
+    const header = JSON.stringify({
+      bodySha256: createHash('sha256').update(body).digest('hex'),
+      format: 'hashgate-list-cache',
+      cache: 1,
+      list: 'cached',
+      version: 3,
+      entries: 2,
+      savedAt: 777,
+      etag: '"old"',
+      dropped: {},
+      manifest: manifestBytes.toString('base64'),
+      signature: record.signatureBytes.toString('base64'),
+    });
+    await writeFile(path, `${header}\n${body}`);
+    const c = await readListCache(path, { list: 'cached', trusted, resolveType });
+    expect(hashSet(c!.snapshot)).toEqual(entryKeys(legacy));
+    expect(c!.savedAt).toBe(777);
+    await writeFile(path, `${header}\n${body.replace('x1', 'y1')}`);
     await expect(readListCache(path, { list: 'cached', trusted, resolveType })).rejects.toMatchObject({
       code: ListErrorCodes.CACHE_INVALID,
     });
