@@ -4,9 +4,10 @@
  * sync needs (category filter, counts, "what was added").
  */
 
-import { getHashType, type HashIssue, type HashType } from '../hashing/hash-types';
+import { getHashType, type HashIssue, type HashType, PERCEPTUAL_WEIGHT_RANGE } from '../hashing/hash-types';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { forEachCooperative, Yielder } from './cooperative';
+import { allocBytes, columnarEntries, IdColumn, IdSet, isColumnar } from './entry-ids';
 import { ListErrorCodes, listError } from './errors';
 
 /** Category of an entry that has none. */
@@ -49,6 +50,22 @@ export type DropReason =
 
 /** Dropped entries by reason. Reasons with no drops are absent. */
 export type DropCounts = Partial<Record<DropReason, number>>;
+
+/** Value of a hex digit by its byte (the caller checked that the byte is a hex digit). */
+const HEX_VALUE = new Uint8Array(256);
+for (let d = 0; d < 16; d++) {
+  HEX_VALUE['0123456789abcdef'.charCodeAt(d)] = d;
+  HEX_VALUE['0123456789ABCDEF'.charCodeAt(d)] = d;
+}
+/** Set bits of each byte value. */
+const BIT_COUNT = new Uint8Array(256);
+for (let b = 1; b < 256; b++) BIT_COUNT[b] = (b & 1) + BIT_COUNT[b >> 1]!;
+
+function bytesEqual(a: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[start + i]) return false;
+  return true;
+}
 
 /** Finds a hash type by its name in a list (built-in or custom). */
 export type HashTypeResolver = (name: string) => HashType | undefined;
@@ -189,50 +206,24 @@ export class RowIndex {
   }
 }
 
-/**
- * A set of strings split into shards, so that no single rehash touches millions of entries at
- * once (a rehash of one big Set stalls the event loop for tens of milliseconds).
- */
-class ShardedStringSet {
-  readonly #shards: Set<string>[] = Array.from({ length: 256 }, () => new Set<string>());
-
-  #shard(s: string): Set<string> {
-    const n = s.length;
-    const h = n === 0 ? 0 : (s.charCodeAt(n - 1) * 7 + s.charCodeAt(n >> 1) * 31 + s.charCodeAt(0) + n) & 255;
-    return this.#shards[h]!;
-  }
-
-  has(s: string): boolean {
-    return this.#shard(s).has(s);
-  }
-
-  /** Adds `s`; false when it was already present. */
-  add(s: string): boolean {
-    const shard = this.#shard(s);
-    const before = shard.size;
-    shard.add(s);
-    return shard.size !== before;
-  }
-
-  delete(s: string): void {
-    this.#shard(s).delete(s);
-  }
-}
-
 class Column {
   readonly type: HashType;
   readonly width: number;
   hashes: Uint8Array;
   categories: Uint16Array;
-  readonly ids: string[] = [];
+  readonly ids: IdColumn;
+  /** This column's number in the builder's {@link IdSet}. */
+  readonly idsNo: number;
   readonly labels = new Map<number, readonly string[]>();
   readonly index: RowIndex;
   count = 0;
 
-  constructor(type: HashType, expected: number) {
+  constructor(type: HashType, expected: number, idSet: IdSet) {
     this.type = type;
     this.width = type.bits / 8;
     const cap = Math.max(64, expected);
+    this.ids = new IdColumn(cap);
+    this.idsNo = idSet.addColumn(this.ids);
     this.hashes = new Uint8Array(cap * this.width);
     this.categories = new Uint16Array(cap);
     this.index = new RowIndex(this.hashes, this.width, cap);
@@ -270,18 +261,26 @@ export class SnapshotBuilder {
   readonly #expected: Readonly<Record<string, number>>;
   readonly #maxEntries: number;
   readonly #columns = new Map<string, Column>();
-  readonly #ids = new ShardedStringSet();
+  readonly #ids: IdSet;
   readonly #categories: string[] = [];
   readonly #categoryIndex = new Map<string, number>();
   readonly #dropped: Record<string, number> = {};
   /** Type names as they appear in the list -> resolved type (null: unknown), to skip the lookup per entry. */
   readonly #typeCache = new Map<string, HashType | null>();
+  /** The type name bytes of the last canonical line, their type, and whether it is a built-in one. */
+  #lastType: { bytes: Uint8Array; type: HashType | null; builtIn: boolean } | null = null;
+  readonly #hashScratch = new Uint8Array(64);
+  /** Scratch space for ids given as strings. */
+  #scratch = Buffer.allocUnsafe(1024);
   #total = 0;
 
   constructor(options: SnapshotBuilderOptions = {}) {
     this.#resolve = options.resolveType ?? getHashType;
     this.#expected = options.expectedCounts ?? {};
     this.#maxEntries = options.maxEntries ?? 50_000_000;
+    let expected = 0;
+    for (const n of Object.values(this.#expected)) expected += Number.isSafeInteger(n) && n > 0 ? n : 0;
+    this.#ids = new IdSet(Math.min(expected, this.#maxEntries));
   }
 
   /** Number of entries accepted so far. */
@@ -300,9 +299,15 @@ export class SnapshotBuilder {
     return false;
   }
 
+  #encode(id: string): { buf: Buffer; end: number } {
+    if (id.length * 3 > this.#scratch.length) this.#scratch = Buffer.allocUnsafe(id.length * 3);
+    return { buf: this.#scratch, end: this.#scratch.write(id, 0, 'utf8') };
+  }
+
   /** True when an entry with this id was accepted. */
   hasId(id: string): boolean {
-    return this.#ids.has(id);
+    const { buf, end } = this.#encode(id);
+    return this.#ids.has(buf, 0, end);
   }
 
   /**
@@ -318,16 +323,38 @@ export class SnapshotBuilder {
     return this.addHex(v.id, v.type, v.hash, v.category, v.labels);
   }
 
-  /**
-   * Validates and adds an entry given as fields (used by the text formats). `category` may be
-   * undefined (then `default`); `labels` undefined or an array of strings.
-   */
-  addHex(id: string, typeName: string, hash: unknown, category?: unknown, labels?: unknown): boolean {
+  #typeOf(typeName: string): HashType | null {
     let type = this.#typeCache.get(typeName);
     if (type === undefined) {
       type = this.#resolve(typeName.toLowerCase()) ?? null;
       if (this.#typeCache.size < 64) this.#typeCache.set(typeName, type);
     }
+    return type;
+  }
+
+  /**
+   * Validates and adds an entry given as fields (used by the text formats). `category` may be
+   * undefined (then `default`); `labels` undefined or an array of strings.
+   */
+  addHex(id: string, typeName: string, hash: unknown, category?: unknown, labels?: unknown): boolean {
+    const { buf, end } = this.#encode(id);
+    return this.addHexIdBytes(buf, 0, end, typeName, hash, category, labels);
+  }
+
+  /**
+   * Like {@link addHex}, with the id given as UTF-8 bytes `idBuf[idStart, idEnd)` that the caller
+   * already checked with {@link isValidEntryId} (or knows to be printable ASCII of 1 to 200 bytes).
+   */
+  addHexIdBytes(
+    idBuf: Uint8Array,
+    idStart: number,
+    idEnd: number,
+    typeName: string,
+    hash: unknown,
+    category?: unknown,
+    labels?: unknown,
+  ): boolean {
+    const type = this.#typeOf(typeName);
     if (!type) return this.drop('unknown-type');
     const parsed = type.validate(hash);
     if (!parsed.ok) return this.drop(issueToReason(parsed.issue));
@@ -338,7 +365,61 @@ export class SnapshotBuilder {
     }
     const l = parseLabels(labels);
     if (l === null) return this.drop('invalid-labels');
-    return this.addBytes(id, type, parsed.bytes, 0, cat, l);
+    return this.#add(idBuf, idStart, idEnd, type, parsed.bytes, 0, cat, l);
+  }
+
+  /**
+   * The fast path of canonical NDJSON lines: the id as printable ASCII bytes (1 to 200, checked by
+   * the caller), the type name as bytes, and the hash as hex digits `hex[hexStart, hexEnd)` that
+   * the caller checked are hex. For built-in types the hash is decoded and checked here without
+   * a string; the result is the same as {@link addHex}.
+   */
+  addCanonical(
+    buf: Uint8Array,
+    idStart: number,
+    idEnd: number,
+    typeStart: number,
+    typeEnd: number,
+    hexStart: number,
+    hexEnd: number,
+  ): boolean {
+    let last = this.#lastType;
+    if (!last || !bytesEqual(last.bytes, buf, typeStart, typeEnd)) {
+      const name = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString(
+        'latin1',
+        typeStart,
+        typeEnd,
+      );
+      const type = this.#typeOf(name);
+      const builtIn = type !== null && getHashType(type.name) === type;
+      last = { bytes: new Uint8Array(buf.subarray(typeStart, typeEnd)), type, builtIn };
+      this.#lastType = last;
+    }
+    const type = last.type;
+    if (!type) return this.drop('unknown-type');
+    if (!last.builtIn) {
+      const hex = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString(
+        'latin1',
+        hexStart,
+        hexEnd,
+      );
+      return this.addHexIdBytes(buf, idStart, idEnd, type.name, hex);
+    }
+    const width = type.bits / 8;
+    if (hexEnd - hexStart !== width * 2) return this.drop('wrong-length');
+    const bytes = this.#hashScratch;
+    let weight = 0;
+    for (let i = 0; i < width; i++) {
+      const b = (HEX_VALUE[buf[hexStart + 2 * i]!]! << 4) | HEX_VALUE[buf[hexStart + 2 * i + 1]!]!;
+      bytes[i] = b;
+      weight += BIT_COUNT[b]!;
+    }
+    if (
+      type.kind === 'perceptual' &&
+      (weight < PERCEPTUAL_WEIGHT_RANGE[0] || weight > PERCEPTUAL_WEIGHT_RANGE[1])
+    )
+      return this.drop('degenerate');
+    return this.#add(buf, idStart, idEnd, type, bytes, 0, DEFAULT_CATEGORY, undefined);
   }
 
   /**
@@ -347,6 +428,32 @@ export class SnapshotBuilder {
    */
   addBytes(
     id: string,
+    type: HashType,
+    bytes: Uint8Array,
+    offset: number,
+    category: string,
+    labels: readonly string[] | undefined,
+  ): boolean {
+    const { buf, end } = this.#encode(id);
+    return this.#add(buf, 0, end, type, bytes, offset, category, labels);
+  }
+
+  /** Adds row `row` of accepted entries `t` (its id copied as bytes), like {@link addBytes}. */
+  addRowOf(t: TypedEntries, row: number, type: HashType, category: string): boolean {
+    const hashAt = row * t.hashBytes;
+    const labels = t.labels.get(row);
+    if (isColumnar(t)) {
+      const o = t.idOffsets;
+      return this.#add(t.idBytes, o[row]!, o[row + 1]!, type, t.hashes, hashAt, category, labels);
+    }
+    const { buf, end } = this.#encode(t.ids[row]!);
+    return this.#add(buf, 0, end, type, t.hashes, hashAt, category, labels);
+  }
+
+  #add(
+    idBuf: Uint8Array,
+    idStart: number,
+    idEnd: number,
     type: HashType,
     bytes: Uint8Array,
     offset: number,
@@ -362,10 +469,10 @@ export class SnapshotBuilder {
         `The list has more than ${this.#maxEntries} entries (maxEntries)`,
       );
     }
-    if (!this.#ids.add(id)) return this.drop('duplicate-id');
+    if (this.#ids.has(idBuf, idStart, idEnd)) return this.drop('duplicate-id');
     let col = this.#columns.get(type.name);
     if (!col) {
-      col = new Column(type, this.#expected[type.name] ?? 0);
+      col = new Column(type, this.#expected[type.name] ?? 0, this.#ids);
       this.#columns.set(type.name, col);
     }
     col.ensureRoom();
@@ -375,43 +482,47 @@ export class SnapshotBuilder {
     const at = row * w;
     for (let i = 0; i < w; i++) dst[at + i] = bytes[offset + i]!;
     // Only a row that is committed below may stay in the index: addRow adds it only when new.
-    if (col.index.addRow(row) !== -1) {
-      this.#ids.delete(id);
-      return this.drop('duplicate-hash');
-    }
+    if (col.index.addRow(row) !== -1) return this.drop('duplicate-hash');
     if (catIndex === undefined) {
       catIndex = this.#categories.length;
       this.#categories.push(category);
       this.#categoryIndex.set(category, catIndex);
     }
     col.categories[row] = catIndex;
-    col.ids.push(id);
+    col.ids.appendBytes(idBuf, idStart, idEnd);
+    this.#ids.add(col.idsNo, row);
     if (labels) col.labels.set(row, labels);
     col.count++;
     this.#total++;
     return true;
   }
 
-  /** Freezes what was collected into an immutable snapshot. The builder must not be used afterwards. */
-  build(list: string, version: number, createdAt: string): ListSnapshot {
+  /**
+   * Freezes what was collected into an immutable snapshot. The builder must not be used
+   * afterwards. With `shared`, the columns are in shared memory (for a worker to hand over).
+   */
+  build(list: string, version: number, createdAt: string, options: { shared?: boolean } = {}): ListSnapshot {
+    const shared = options.shared === true;
     const byType = new Map<string, TypedEntries>();
     for (const name of [...this.#columns.keys()].sort()) {
       const col = this.#columns.get(name)!;
       if (col.count === 0) continue;
+      const hashes = allocBytes(col.count * col.width, shared);
+      hashes.set(col.hashes.subarray(0, col.count * col.width));
+      const categories = shared
+        ? new Uint16Array(new SharedArrayBuffer(col.count * 2))
+        : new Uint16Array(col.count);
+      categories.set(col.categories.subarray(0, col.count));
       byType.set(
         name,
-        Object.freeze({
+        columnarEntries({
           type: name,
           count: col.count,
           hashBytes: col.width,
-          hashes:
-            col.hashes.length === col.count * col.width
-              ? col.hashes
-              : col.hashes.slice(0, col.count * col.width),
-          ids: Object.freeze(col.ids),
-          categories:
-            col.categories.length === col.count ? col.categories : col.categories.slice(0, col.count),
+          hashes,
+          categories,
           labels: col.labels,
+          ...col.ids.finish(shared),
         }),
       );
     }
@@ -491,7 +602,7 @@ export async function selectRows(
     const w = t.hashBytes;
     const hashes = new Uint8Array(rows.length * w);
     const categories = new Uint16Array(rows.length);
-    const ids: string[] = new Array(rows.length);
+    const ids = new IdColumn(rows.length);
     const labels = new Map<number, readonly string[]>();
     await forEachCooperative(
       rows.length,
@@ -499,7 +610,8 @@ export async function selectRows(
         const i = rows[j]!;
         hashes.set(t.hashes.subarray(i * w, i * w + w), j * w);
         categories[j] = t.categories[i]!;
-        ids[j] = t.ids[i]!;
+        if (isColumnar(t)) ids.appendBytes(t.idBytes, t.idOffsets[i]!, t.idOffsets[i + 1]!);
+        else ids.appendString(t.ids[i]!);
         const l = t.labels.get(i);
         if (l) labels.set(j, l);
       },
@@ -507,14 +619,14 @@ export async function selectRows(
     );
     byType.set(
       name,
-      Object.freeze({
+      columnarEntries({
         type: name,
         count: rows.length,
         hashBytes: w,
         hashes,
-        ids: Object.freeze(ids),
         categories,
         labels,
+        ...ids.finish(false),
       }),
     );
   }

@@ -11,6 +11,7 @@ export {
   SnapshotBuilder,
   type SnapshotCounts,
 } from './entries';
+export { type ColumnarEntries, entryIdAt, isColumnar } from './entry-ids';
 export { type ListErrorCode, ListErrorCodes } from './errors';
 export {
   deriveEntryId,

@@ -5,12 +5,13 @@
  * server or CDN works as well.
  */
 
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -24,6 +25,8 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 const COMPRESSIBLE = new Set(['.json', '.sig', '.ndjson', '.jsonl', '.txt', '.csv']);
 const GZIP_MIN_BYTES = 256;
+/** Files up to this size get an ETag from their content rather than their size and time. */
+const CONTENT_TAG_MAX_BYTES = 1024 * 1024;
 
 /** True when the Accept-Encoding header accepts gzip (q > 0). */
 function acceptsGzip(header: string | undefined): boolean {
@@ -103,7 +106,17 @@ export function createListRequestHandler(root: string): (req: IncomingMessage, r
       const ext = extname(file).toLowerCase();
       const gzip =
         COMPRESSIBLE.has(ext) && info.size >= GZIP_MIN_BYTES && acceptsGzip(req.headers['accept-encoding']);
-      const tag = `${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}`;
+      // Small files (the manifest and its signature) are tagged by their content: a new version
+      // of the same size written within one timestamp tick must not look unchanged. Large files
+      // are versioned by name and never rewritten, so size and time tag them well enough.
+      let content: Buffer | null = null;
+      let tag: string;
+      if (info.size <= CONTENT_TAG_MAX_BYTES) {
+        content = await readFile(file);
+        tag = createHash('sha256').update(content).digest('hex').slice(0, 32);
+      } else {
+        tag = `${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}`;
+      }
       const etag = gzip ? `"${tag}-gz"` : `"${tag}"`;
       const headers: Record<string, string> = {
         etag,
@@ -119,13 +132,13 @@ export function createListRequestHandler(root: string): (req: IncomingMessage, r
       }
       headers['content-type'] = CONTENT_TYPES[ext] ?? 'application/octet-stream';
       if (gzip) headers['content-encoding'] = 'gzip';
-      else headers['content-length'] = String(info.size);
+      else headers['content-length'] = String(content ? content.length : info.size);
       res.writeHead(200, headers);
       if (req.method === 'HEAD') {
         res.end();
         return;
       }
-      const body = createReadStream(file);
+      const body = content ? Readable.from([content]) : createReadStream(file);
       const done = (err: NodeJS.ErrnoException | null): void => {
         if (err) res.destroy();
       };

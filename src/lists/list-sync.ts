@@ -11,7 +11,7 @@ import { invalidOption } from '../errors';
 import type { HashType } from '../hashing/hash-types';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import type { AtomicWriteHooks } from './atomic-file';
-import { cacheFilePath, readListCache, writeListCache } from './cache';
+import { cacheFilePath, readCheckState, readListCache, writeCheckState, writeListCache } from './cache';
 import {
   countSnapshot,
   createHashTypeResolver,
@@ -37,6 +37,7 @@ import { parsePublicKey, type TrustedKey } from './keys';
 import { createHttpReader, type ListReader, loadVersion, manifestUrlOf, verifyManifest } from './load';
 import { isValidListName } from './manifest';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from './ndjson';
+import { isParseWorkerAvailable } from './parse-job';
 
 /** Where a list comes from: a protocol v1 URL, or a local file in one of the local formats. */
 export type ListSource =
@@ -232,6 +233,8 @@ interface Config {
   readonly allowInsecureHttp: boolean;
   readonly pollIntervalMs: number;
   readonly resolveType: HashTypeResolver;
+  /** Parse downloaded files in a worker thread (built-in hash types only, compiled build only). */
+  readonly parseInWorker: boolean;
   readonly fetch: FetchLike;
   readonly now: () => number;
   readonly timers: Timers;
@@ -320,6 +323,7 @@ function parseSyncOptions(o: ListSyncOptions): Config {
     allowInsecureHttp,
     pollIntervalMs: positiveInt('pollIntervalMs', o.pollIntervalMs, 10_000),
     resolveType,
+    parseInWorker: (o.hashTypes?.length ?? 0) === 0 && isParseWorkerAvailable(),
     fetch: o.fetch ?? defaultFetch,
     now: o.now ?? Date.now,
     timers: o.timers ?? realTimers,
@@ -365,6 +369,8 @@ class ListSyncImpl implements ListSync {
   #loadedFrom: ListStatus['loadedFrom'] = null;
   #keyId: string | null = null;
   #etag: string | null = null;
+  /** The version and SHA-256 of the persisted copy on disk, once known. */
+  #persisted: { version: number; sha256: string } | null = null;
   #fileStamp: string | null = null;
   #lastCheckAt: number | null = null;
   #lastSuccessAt: number | null = null;
@@ -513,10 +519,13 @@ class ListSyncImpl implements ListSync {
         });
         return;
       }
-      this.#etag = cached.etag;
+      // A later 304 (or the same version again) confirmed this copy after it was saved.
+      const checked = await readCheckState(path, cached.snapshot.version, cached.sha256);
+      this.#persisted = { version: cached.snapshot.version, sha256: cached.sha256 };
+      this.#etag = checked?.etag ?? cached.etag;
       this.#keyId = cached.keyId;
       this.#dropped = cached.dropped;
-      this.#lastSuccessAt = cached.savedAt;
+      this.#lastSuccessAt = Math.max(cached.savedAt, checked?.checkedAt ?? 0);
       await this.#accept(cached.snapshot, 'cache');
     } catch (err) {
       this.#lastError = describeError(err, this.#c.now());
@@ -532,11 +541,11 @@ class ListSyncImpl implements ListSync {
     const started = this.#c.now();
     this.#lastCheckAt = started;
     try {
-      if (this.#reader) await this.#checkUrl(this.#reader);
-      else await this.#checkFile();
+      const outcome = this.#reader ? await this.#checkUrl(this.#reader) : await this.#checkFile();
       this.#lastSuccessAt = this.#c.now();
       this.#lastError = null;
       this.#failures = 0;
+      if (outcome === 'confirmed') await this.#persistCheck(this.#lastSuccessAt);
     } catch (err) {
       this.#failures++;
       this.#lastError = describeError(err, this.#c.now());
@@ -550,12 +559,40 @@ class ListSyncImpl implements ListSync {
     }
   }
 
-  async #checkUrl(reader: ListReader): Promise<void> {
+  /**
+   * Records a check that confirmed the current version (304, or the same version again) next to
+   * the persisted copy, so that its age survives a restart. A failure only costs freshness after a
+   * restart: it is reported as a cache error, never as a failed check.
+   */
+  async #persistCheck(checkedAt: number): Promise<void> {
+    const p = this.#persisted;
+    if (!p || p.version !== this.#full?.version) return;
+    try {
+      await writeCheckState(cacheFilePath(this.#c.cacheDir!, this.name), {
+        version: p.version,
+        cacheSha256: p.sha256,
+        checkedAt,
+        etag: this.#etag,
+      });
+    } catch (err) {
+      this.#cacheError = describeError(
+        listError(ListErrorCodes.CACHE_WRITE_FAILED, 'Could not record the check of the list', err),
+        checkedAt,
+      );
+      this.#c.logger.warn('could not record the check of the list', {
+        list: this.name,
+        code: this.#cacheError.code,
+      });
+    }
+  }
+
+  /** Checks the list server: `confirmed` when the current version is still current, `updated` when a new one was accepted. */
+  async #checkUrl(reader: ListReader): Promise<'confirmed' | 'updated'> {
     await ensureDir(this.#c.cacheDir!);
     const m = await reader.readManifest(this.#full ? this.#etag : null);
     if (m.notModified) {
       this.#c.logger.debug?.('list not modified', { list: this.name, version: this.#full?.version });
-      return;
+      return 'confirmed';
     }
     const { manifest, keyId } = verifyManifest(m.manifestBytes, m.signatureBytes, this.#c.trusted);
     if (manifest.name !== this.name) {
@@ -573,7 +610,7 @@ class ListSyncImpl implements ListSync {
     }
     if (current !== null && manifest.version === current) {
       this.#etag = m.etag;
-      return;
+      return 'confirmed';
     }
     const loaded = await loadVersion({
       reader,
@@ -582,6 +619,8 @@ class ListSyncImpl implements ListSync {
       resolveType: this.#c.resolveType,
       maxEntries: this.#c.maxEntries,
       maxDecompressedBytes: this.#c.maxDecompressedBytes,
+      worker: this.#c.parseInWorker,
+      signal: this.#abort.signal,
     });
     if (this.#stopped) throw listError(ListErrorCodes.ABORTED, 'The list sync was stopped');
     // Swap first, persist second: the new entries protect uploads as early as possible; a crash
@@ -595,7 +634,7 @@ class ListSyncImpl implements ListSync {
     const savedAt = this.#c.now();
     const tPersist = performance.now();
     try {
-      await writeListCache(
+      const sha256 = await writeListCache(
         cacheFilePath(this.#c.cacheDir!, this.name),
         loaded.snapshot,
         {
@@ -607,6 +646,7 @@ class ListSyncImpl implements ListSync {
         },
         this.#c.hooks,
       );
+      this.#persisted = { version: manifest.version, sha256 };
       this.#cacheError = null;
     } catch (err) {
       // The new version stays in use: a list that cannot be persisted beats a stale one.
@@ -632,9 +672,10 @@ class ListSyncImpl implements ListSync {
       persistMs: Math.round(persistMs),
       acceptMs: Math.round(acceptMs),
     });
+    return 'updated';
   }
 
-  async #checkFile(): Promise<void> {
+  async #checkFile(): Promise<'updated' | 'unchanged'> {
     const src = this.#c.source as Extract<ListSource, { file: string }>;
     let s: Awaited<ReturnType<typeof stat>>;
     try {
@@ -643,7 +684,7 @@ class ListSyncImpl implements ListSync {
       throw listError(ListErrorCodes.SOURCE_READ_FAILED, 'The local list file could not be read', err);
     }
     const stamp = `${s.mtimeMs}:${s.size}:${s.ino}`;
-    if (stamp === this.#fileStamp && this.#full) return;
+    if (stamp === this.#fileStamp && this.#full) return 'unchanged';
     const version = Math.max((this.#full?.version ?? 0) + 1, Math.floor(s.mtimeMs));
     const { snapshot, dropped } = await readLocalList(
       src.file,
@@ -668,7 +709,7 @@ class ListSyncImpl implements ListSync {
         'The local list file changed while it was read; will retry',
       );
     }
-    if (this.#stopped) return;
+    if (this.#stopped) return 'unchanged';
     this.#fileStamp = stamp;
     this.#dropped = dropped;
     await this.#accept(snapshot, 'file');
@@ -678,6 +719,7 @@ class ListSyncImpl implements ListSync {
       entries: this.#counts.total,
       dropped,
     });
+    return 'updated';
   }
 
   /** Swaps in a new full snapshot: filters categories, computes what was added, notifies listeners. */

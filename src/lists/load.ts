@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ListSnapshot } from '../snapshot';
 import { Yielder } from './cooperative';
-import { type DropCounts, type HashTypeResolver, SnapshotBuilder } from './entries';
+import type { DropCounts, HashTypeResolver } from './entries';
 import { ListErrorCodes, listError } from './errors';
 import { downloadVerified, fetchSmall, type HttpSettings } from './http';
 import { type TrustedKey, verifyManifestSignature } from './keys';
@@ -23,7 +23,7 @@ import {
   planUpdate,
   SIGNATURE_SUFFIX,
 } from './manifest';
-import { applyDeltas, DeltaAccumulator, parseDeltaLines, parseSnapshotLines, readEntryFile } from './ndjson';
+import { type EntryFile, type ParseJob, runParseJob, runParseJobInWorker, toPortable } from './parse-job';
 
 /** A manifest read from a source, or the news that it did not change. */
 export type ManifestFetch =
@@ -198,6 +198,13 @@ export interface LoadVersionOptions {
   resolveType: HashTypeResolver;
   maxEntries?: number;
   maxDecompressedBytes?: number;
+  /**
+   * Parse in a worker thread (see {@link isParseWorkerAvailable}); only for the built-in hash
+   * types, since a worker cannot receive custom type objects. @default false (slices on this thread)
+   */
+  worker?: boolean;
+  /** Stops a worker parse. */
+  signal?: AbortSignal;
 }
 
 /** A version built from verified files. */
@@ -214,65 +221,51 @@ export interface LoadedVersion {
   readonly timings: { readonly fetchMs: number; readonly parseMs: number };
 }
 
-/** Fetches, verifies and parses the files of the manifest's version (delta chain when possible). */
+/**
+ * Fetches and verifies the files of the manifest's version (the delta chain when possible, else
+ * the snapshot), then parses and validates every entry, in a worker thread when asked.
+ */
 export async function loadVersion(o: LoadVersionOptions): Promise<LoadedVersion> {
   const { manifest } = o;
-  const builder = new SnapshotBuilder({
-    resolveType: o.resolveType,
-    expectedCounts: manifest.counts,
-    ...(o.maxEntries === undefined ? {} : { maxEntries: o.maxEntries }),
-  });
-  const yielder = new Yielder();
   const plan = planUpdate(manifest, o.base ? o.base.version : null);
-  let fetchMs = 0;
-  let parseMs = 0;
-  let t = performance.now();
-  const lap = (): number => {
-    const now = performance.now();
-    const d = now - t;
-    t = now;
-    return d;
-  };
-  if (plan.kind === 'deltas' && o.base) {
-    const acc = new DeltaAccumulator();
-    for (const d of plan.deltas) {
-      const file = await o.reader.fetchFile(d, `delta ${d.from}-${d.to}`);
-      fetchMs += lap();
-      try {
-        await parseDeltaLines(
-          readEntryFile(file.path, d.compression, o.maxDecompressedBytes),
-          acc,
-          builder,
-          yielder,
-        );
-      } finally {
-        await file.release();
-      }
-      parseMs += lap();
-    }
-    await applyDeltas(o.base, acc, builder, o.resolveType, yielder);
-    const snapshot = builder.build(manifest.name, manifest.version, manifest.createdAt);
-    parseMs += lap();
-    return {
-      snapshot,
-      dropped: builder.dropped,
-      via: 'deltas',
-      files: plan.deltas.length,
-      timings: { fetchMs, parseMs },
-    };
-  }
-  const file = await o.reader.fetchFile(manifest.snapshot, 'snapshot file');
-  fetchMs += lap();
+  const t0 = performance.now();
+  const files: LocalFile[] = [];
+  const entryFiles: EntryFile[] = [];
+  const viaDeltas = plan.kind === 'deltas' && o.base !== null;
   try {
-    await parseSnapshotLines(
-      readEntryFile(file.path, manifest.snapshot.compression, o.maxDecompressedBytes),
-      builder,
-      yielder,
-    );
+    if (viaDeltas) {
+      for (const d of plan.deltas) {
+        const file = await o.reader.fetchFile(d, `delta ${d.from}-${d.to}`);
+        files.push(file);
+        entryFiles.push({ path: file.path, compression: d.compression });
+      }
+    } else {
+      const file = await o.reader.fetchFile(manifest.snapshot, 'snapshot file');
+      files.push(file);
+      entryFiles.push({ path: file.path, compression: manifest.snapshot.compression });
+    }
+    const t1 = performance.now();
+    const job: ParseJob = {
+      list: manifest.name,
+      version: manifest.version,
+      createdAt: manifest.createdAt,
+      kind: viaDeltas ? 'deltas' : 'snapshot',
+      files: entryFiles,
+      base: viaDeltas && o.base ? toPortable(o.base) : null,
+      expectedCounts: manifest.counts,
+      ...(o.maxEntries === undefined ? {} : { maxEntries: o.maxEntries }),
+      ...(o.maxDecompressedBytes === undefined ? {} : { maxDecompressedBytes: o.maxDecompressedBytes }),
+    };
+    const parsed = o.worker
+      ? await runParseJobInWorker(job, o.signal)
+      : await runParseJob(job, o.resolveType, new Yielder(), false);
+    return {
+      ...parsed,
+      via: viaDeltas ? 'deltas' : 'snapshot',
+      files: files.length,
+      timings: { fetchMs: t1 - t0, parseMs: performance.now() - t1 },
+    };
   } finally {
-    await file.release();
+    for (const f of files) await f.release();
   }
-  const snapshot = builder.build(manifest.name, manifest.version, manifest.createdAt);
-  parseMs += lap();
-  return { snapshot, dropped: builder.dropped, via: 'snapshot', files: 1, timings: { fetchMs, parseMs } };
 }

@@ -9,6 +9,7 @@ import { createGunzip } from 'node:zlib';
 import type { ListSnapshot } from '../snapshot';
 import { Yielder } from './cooperative';
 import { DEFAULT_CATEGORY, type HashTypeResolver, isValidEntryId, type SnapshotBuilder } from './entries';
+import { entryIdAt, IdColumn, IdSet, isColumnar } from './entry-ids';
 import { ListErrorCodes, listError } from './errors';
 import { readLines } from './lines';
 
@@ -65,26 +66,28 @@ function bytesAt(buf: Buffer, at: number, expected: Buffer): boolean {
   return true;
 }
 
-/** Index of the closing quote of a string starting at `from` whose bytes all pass `ok`, or -1. */
-function scanString(buf: Buffer, from: number, end: number, ok: (b: number) => boolean): number {
+// Byte classes of the canonical fast path, as bit flags in one table (one monomorphic scan loop).
+const ID_BYTE = 1;
+const TYPE_BYTE = 2;
+const HEX_BYTE = 4;
+const BYTE_CLASS = new Uint8Array(256);
+for (let b = 0x20; b < 256; b++) {
+  // An id byte: anything but a quote, a backslash (escapes) or a control byte.
+  if (b !== QUOTE && b !== BACKSLASH && b !== 0x7f) BYTE_CLASS[b]! |= ID_BYTE;
+}
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-')
+  BYTE_CLASS[c.charCodeAt(0)]! |= TYPE_BYTE;
+for (const c of '0123456789abcdefABCDEF') BYTE_CLASS[c.charCodeAt(0)]! |= HEX_BYTE;
+
+/** Index of the closing quote of a string starting at `from` whose bytes are all of `byteClass`, or -1. */
+function scanString(buf: Buffer, from: number, end: number, byteClass: number): number {
   for (let i = from; i < end; i++) {
     const b = buf[i]!;
     if (b === QUOTE) return i;
-    if (!ok(b)) return -1;
+    if ((BYTE_CLASS[b]! & byteClass) === 0) return -1;
   }
   return -1;
 }
-
-// An id byte the fast path accepts: anything but a quote, a backslash (escapes) or a control byte.
-const idByte = (b: number): boolean => b !== BACKSLASH && b >= 0x20 && b !== 0x7f;
-const typeByte = (b: number): boolean =>
-  (b >= 0x61 && b <= 0x7a) ||
-  (b >= 0x30 && b <= 0x39) ||
-  b === 0x5f ||
-  b === 0x2d ||
-  (b >= 0x41 && b <= 0x5a);
-const hexByte = (b: number): boolean =>
-  (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
 
 /**
  * Adds a line of exactly the canonical shape `{"id":"…","type":"…","hash":"…"}` (no escapes, no
@@ -94,20 +97,34 @@ const hexByte = (b: number): boolean =>
 function addCanonicalLine(builder: SnapshotBuilder, buf: Buffer, start: number, end: number): boolean {
   if (!bytesAt(buf, start, PREFIX_ID) || buf[end - 1] !== 0x7d || buf[end - 2] !== QUOTE) return false;
   const idStart = start + PREFIX_ID.length;
-  const idEnd = scanString(buf, idStart, end, idByte);
+  const idEnd = scanString(buf, idStart, end, ID_BYTE);
   if (idEnd < 0 || !bytesAt(buf, idEnd, SEP_TYPE)) return false;
   const typeStart = idEnd + SEP_TYPE.length;
-  const typeEnd = scanString(buf, typeStart, end, typeByte);
+  const typeEnd = scanString(buf, typeStart, end, TYPE_BYTE);
   if (typeEnd < 0 || !bytesAt(buf, typeEnd, SEP_HASH)) return false;
   const hashStart = typeEnd + SEP_HASH.length;
-  const hashEnd = scanString(buf, hashStart, end, hexByte);
+  const hashEnd = scanString(buf, hashStart, end, HEX_BYTE);
   if (hashEnd !== end - 2) return false;
+  if (isShortAscii(buf, idStart, idEnd)) {
+    // The id's bytes are its UTF-8 form and it passes isValidEntryId: no string is made for it.
+    builder.addCanonical(buf, idStart, idEnd, typeStart, typeEnd, hashStart, hashEnd);
+    return true;
+  }
+  const typeName = buf.toString('latin1', typeStart, typeEnd);
+  const hash = buf.toString('latin1', hashStart, hashEnd);
   const id = buf.toString('utf8', idStart, idEnd);
   if (!isValidEntryId(id)) {
     builder.drop('invalid-id');
     return true;
   }
-  builder.addHex(id, buf.toString('latin1', typeStart, typeEnd), buf.toString('latin1', hashStart, hashEnd));
+  builder.addHex(id, typeName, hash);
+  return true;
+}
+
+/** True for 1 to 200 bytes of ASCII (the caller already refused control bytes, quotes and backslashes). */
+function isShortAscii(buf: Buffer, start: number, end: number): boolean {
+  if (end <= start || end - start > 200) return false;
+  for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return false;
   return true;
 }
 
@@ -209,24 +226,27 @@ export async function applyDeltas(
   resolveType: HashTypeResolver,
   yielder = new Yielder(),
 ): Promise<void> {
+  // The removed ids as bytes, so that base entries are checked without a string per entry.
+  const removedIds = new IdColumn(acc.removed.size);
+  const removed = new IdSet(acc.removed.size);
+  const removedNo = removed.addColumn(removedIds);
+  for (const id of acc.removed) {
+    removedIds.appendString(id);
+    removed.add(removedNo, removedIds.count - 1);
+  }
   let matched = 0;
   for (const [name, t] of base.byType) {
     const type = resolveType(name);
     for (let i = 0; i < t.count; i++) {
-      const id = t.ids[i]!;
-      if (acc.removed.has(id)) {
+      const gone = isColumnar(t)
+        ? removed.has(t.idBytes, t.idOffsets[i]!, t.idOffsets[i + 1]!)
+        : acc.removed.has(t.ids[i]!);
+      if (gone) {
         matched++;
       } else if (!type) {
         builder.drop('unknown-type');
       } else {
-        builder.addBytes(
-          id,
-          type,
-          t.hashes,
-          i * t.hashBytes,
-          base.categories[t.categories[i]!]!,
-          t.labels.get(i),
-        );
+        builder.addRowOf(t, i, type, base.categories[t.categories[i]!]!);
       }
       if (yielder.due()) await yielder.yield();
     }
@@ -259,7 +279,7 @@ export async function writeSnapshotLines(
     for (let i = 0; i < t.count; i++) {
       // Same bytes as JSON.stringify({id, type, hash, category?, labels?}), built by hand: twice as fast.
       const labels = t.labels.get(i);
-      const line = `{"id":${JSON.stringify(t.ids[i])},"type":${typeField},"hash":"${hex.toString('hex', i * w, i * w + w)}"${
+      const line = `{"id":${JSON.stringify(entryIdAt(t, i))},"type":${typeField},"hash":"${hex.toString('hex', i * w, i * w + w)}"${
         catFields[t.categories[i]!] ?? ''
       }${labels ? `,"labels":${JSON.stringify(labels)}` : ''}}\n`;
       batch.push(line);

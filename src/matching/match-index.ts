@@ -10,6 +10,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { invalidOption } from '../errors';
 import { getHashType, type HashKind } from '../hashing/hash-types';
+import { entryIdAt } from '../lists/entry-ids';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import type { BuildPart, BuildPlan, TypePlan } from './build-input';
 import { type EntryRef, entryRefList, entryRefOrdinal } from './entry-ref';
@@ -199,7 +200,7 @@ class MatchIndexImpl implements MatchIndex {
       list: list.name,
       listVersion: list.version,
       type,
-      id: entries.ids[ordinal]!,
+      id: entryIdAt(entries, ordinal),
       category,
       labels: entries.labels.get(ordinal) ?? [],
     };

@@ -98,6 +98,31 @@ describe('list sync over a real loopback server', () => {
     expect(updates).toHaveLength(1);
   });
 
+  it('keeps the time of a 304 across a restart, so the restarted list is as fresh as it was', async () => {
+    await publish(listDir.path, NAME, makeEntries(4), [key]);
+    let now = 1_000_000;
+    await makeSync({ now: () => now }).refresh();
+    const saved = await readFile(cacheFilePath(cacheDir.path, NAME));
+    now += 3_600_000;
+    const second = makeSync({ now: () => now, timers: manualTimers() });
+    await second.start();
+    server.requests.length = 0;
+    const confirmed = await second.refresh();
+    expect(server.requests.map((r) => [r.path, r.status])).toEqual([['/manifest.json', 304]]);
+    expect(confirmed.lastSuccessAt).toBe(now);
+    // The persisted copy itself is not rewritten for a 304: only the small check record is.
+    expect(await readFile(cacheFilePath(cacheDir.path, NAME))).toEqual(saved);
+
+    now += 60_000;
+    await server.close();
+    const restarted = makeSync({ now: () => now, timers: manualTimers(), maxStalenessMs: 120_000 });
+    const status = await restarted.start();
+    expect(status.loadedFrom).toBe('cache');
+    expect(status.lastSuccessAt).toBe(now - 60_000);
+    expect(status.ageMs).toBe(60_000);
+    expect(status.stale).toBe(false);
+  });
+
   it('follows a delta chain and reports only the added hashes', async () => {
     const v1 = makeEntries(20, 'a');
     await publish(listDir.path, NAME, v1, [key]);

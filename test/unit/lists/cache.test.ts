@@ -1,6 +1,13 @@
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheFilePath, readListCache, writeListCache } from '../../../src/lists/cache';
+import {
+  cacheFilePath,
+  readCheckState,
+  readListCache,
+  writeCheckState,
+  writeListCache,
+} from '../../../src/lists/cache';
 import { createHashTypeResolver } from '../../../src/lists/entries';
 import { ListErrorCodes } from '../../../src/lists/errors';
 import { parsePublicKey, signManifest } from '../../../src/lists/keys';
@@ -73,13 +80,81 @@ describe('persisted list copy', () => {
   });
 
   it('refuses a copy whose body was changed', async () => {
-    const text = await readFile(path, 'utf8');
-    const lines = text.split('\n');
-    lines[3] = lines[3]!.replace(/"id":"[^"]+"/, '"id":"changed"');
-    await writeFile(path, lines.join('\n'));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 3]! ^= 0x01;
+    await writeFile(path, bytes);
     await expect(readListCache(path, { list: 'cached', trusted, resolveType })).rejects.toMatchObject({
       code: ListErrorCodes.CACHE_INVALID,
     });
+  });
+
+  it('refuses a truncated copy', async () => {
+    const bytes = await readFile(path);
+    await writeFile(path, bytes.subarray(0, bytes.length - 8));
+    await expect(readListCache(path, { list: 'cached', trusted, resolveType })).rejects.toMatchObject({
+      code: ListErrorCodes.CACHE_INVALID,
+    });
+  });
+
+  it('still reads a copy in the earlier NDJSON layout (a restart right after an upgrade)', async () => {
+    const legacy = [
+      { id: 'x1', type: 'md5', hash: 'ab'.repeat(16) },
+      { id: 'x2', type: 'pdq', hash: '5a'.repeat(32), category: 'terror' },
+    ];
+    const body = `${legacy.map((e) => JSON.stringify(e)).join('\n')}\n`;
+    const header = JSON.stringify({
+      bodySha256: createHash('sha256').update(body).digest('hex'),
+      format: 'hashgate-list-cache',
+      cache: 1,
+      list: 'cached',
+      version: 3,
+      entries: 2,
+      savedAt: 777,
+      etag: '"old"',
+      dropped: {},
+      manifest: manifestBytes.toString('base64'),
+      signature: record.signatureBytes.toString('base64'),
+    });
+    await writeFile(path, `${header}\n${body}`);
+    const c = await readListCache(path, { list: 'cached', trusted, resolveType });
+    expect(hashSet(c!.snapshot)).toEqual(entryKeys(legacy));
+    expect(c!.savedAt).toBe(777);
+    await writeFile(path, `${header}\n${body.replace('x1', 'y1')}`);
+    await expect(readListCache(path, { list: 'cached', trusted, resolveType })).rejects.toMatchObject({
+      code: ListErrorCodes.CACHE_INVALID,
+    });
+  });
+
+  it('keeps ids, categories and labels of every entry', async () => {
+    const labelled = toSnapshot(
+      [
+        { id: 'ünïcode id', type: 'md5', hash: 'ab'.repeat(16), category: 'terror', labels: ['x', 'y z'] },
+        { id: 'plain', type: 'md5', hash: 'cd'.repeat(16) },
+      ],
+      'cached',
+    );
+    await writeListCache(path, { ...labelled, version: 3 }, record);
+    const c = await readListCache(path, { list: 'cached', trusted, resolveType });
+    const md5 = c!.snapshot.byType.get('md5')!;
+    expect([...md5.ids]).toEqual(['ünïcode id', 'plain']);
+    expect(c!.snapshot.categories[md5.categories[0]!]).toBe('terror');
+    expect(md5.labels.get(0)).toEqual(['x', 'y z']);
+    expect(md5.labels.has(1)).toBe(false);
+  });
+
+  it('records a check of the copy and reads it back only for that copy', async () => {
+    const sha = await writeListCache(path, { ...toSnapshot(entries, 'cached'), version: 3 }, record);
+    await writeCheckState(path, { version: 3, cacheSha256: sha, checkedAt: 99_000, etag: '"def"' });
+    expect(await readCheckState(path, 3, sha)).toEqual({
+      version: 3,
+      cacheSha256: sha,
+      checkedAt: 99_000,
+      etag: '"def"',
+    });
+    expect(await readCheckState(path, 4, sha)).toBeNull();
+    expect(await readCheckState(path, 3, 'f'.repeat(64))).toBeNull();
+    const c = await readListCache(path, { list: 'cached', trusted, resolveType });
+    expect(c!.sha256).toBe(sha);
   });
 
   it('refuses a copy signed by a key that is no longer trusted', async () => {
