@@ -9,6 +9,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { invalidOption } from '../errors';
 import { getHashType, toHex } from '../hashing/hash-types';
 import { type ComputedHash, DIHEDRAL_VARIANTS } from '../hashing/outcome';
+import { entryIdAt } from '../lists/entry-ids';
 import { buildMatchIndexSync } from '../matching/match-index';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { integerOption, objectOption, rejectUnknownKeys } from '../validate';
@@ -186,7 +187,7 @@ export function createLedger(options: LedgerOptions): Ledger {
             match: {
               list: list.list,
               listVersion: list.version,
-              entryId: t.ids[row] ?? String(row),
+              entryId: entryIdAt(t, row),
               category: list.categories[t.categories[row] ?? 0] ?? 'default',
               hashType: type,
               distance: 0,
@@ -214,7 +215,7 @@ export function createLedger(options: LedgerOptions): Ledger {
           {
             list: list.list,
             listVersion: list.version,
-            entryId: t.ids[row] ?? String(row),
+            entryId: entryIdAt(t, row),
             category: list.categories[t.categories[row] ?? 0] ?? 'default',
             hashType: type,
             distance,

@@ -143,8 +143,8 @@ const sharp = require('sharp');
 const known = Buffer.from('a benign stand-in for known content');
 writeFileSync('list.txt', 'md5 ' + createHash('md5').update(known).digest('hex') + '\\n');
 (async () => {
-  const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6' } })
-    .composite([{ input: Buffer.from('<svg width="64" height="48"><circle cx="20" cy="20" r="14" fill="#fff"/><rect x="36" y="8" width="20" height="34" fill="#249"/></svg>') }])
+  const image = await sharp({ create: { width: 64, height: 48, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    .composite([{ input: Buffer.from('<svg width="64" height="48"><circle cx="20" cy="20" r="14" fill="#fff"/><rect x="36" y="0" width="28" height="48" fill="#249"/></svg>') }])
     .png().toBuffer();
   const gate = createHashgate({
     lists: [{ name: 'known', file: resolve('list.txt') }],
