@@ -56,7 +56,8 @@ export interface HashgateOptions {
   lists: ListOptions[];
   /**
    * Folder for everything hashgate keeps on disk by default: list caches (`lists/`), the SQLite
-   * incident store (`incidents.sqlite`) and evidence (`evidence/`).
+   * incident store (`incidents.sqlite`), evidence (`evidence/`) and the spool of failed writes
+   * waiting to be replayed (`spool/`).
    * @default './var/hashgate'
    */
   dataDir?: string;

@@ -36,6 +36,7 @@ function textBlock(path: string, o: HashOutcome, dihedral: boolean): string {
     if (h.type === 'blockhash') about.push(p.algorithm.replace(/^blockhash-/, ''));
     if (p.width !== undefined) about.push(`${p.width}x${p.height}`);
     if (p.smallImage) about.push('small image');
+    if (p.region?.kind === 'trimmed') about.push('trimmed content (inside a border or letterbox)');
     lines.push(`  ${h.type.padEnd(16)}${h.hex}${about.length ? `  ${about.join(', ')}` : ''}`);
     if (dihedral && h.variants) {
       for (const v of DIHEDRAL_VARIANTS.slice(1)) lines.push(`  ${`pdq:${v}`.padEnd(16)}${h.variants[v]}`);

@@ -128,7 +128,9 @@ export function assertTransition(incidentId: string, from: ReviewState, to: Revi
 
 /**
  * The hashes a dismissal allowlists: for each requested type (by default every type that
- * matched), the incident's own hash of that type. Empty when the incident has none of them.
+ * matched), the incident's own hashes of that type — the whole image's and, for a framed upload,
+ * its trimmed content's, so that a copy in another frame is not flagged again. Empty when the
+ * incident has none of them.
  */
 export function allowlistCandidates(
   incident: Pick<Incident, 'hashes' | 'matches'>,
@@ -137,8 +139,12 @@ export function allowlistCandidates(
   const wanted = types.length > 0 ? types : [...new Set(incident.matches.map((m) => m.hashType))];
   const out: { type: string; hex: string }[] = [];
   for (const type of wanted) {
-    const hash = incident.hashes.find((h) => h.type === type);
-    if (hash) out.push({ type, hex: hash.hex });
+    const seen = new Set<string>();
+    for (const hash of incident.hashes) {
+      if (hash.type !== type || seen.has(hash.hex)) continue;
+      seen.add(hash.hex);
+      out.push({ type, hex: hash.hex });
+    }
   }
   return out;
 }

@@ -47,6 +47,30 @@ describe('review state machine', () => {
     expect(allowlistCandidates(i, []).map((c) => c.type)).toEqual(['md5', 'pdq']);
     expect(allowlistCandidates(i, ['sha1', 'blockhash']).map((c) => c.type)).toEqual(['sha1']);
   });
+
+  it('allowlists both PDQ hashes of a framed upload: the whole image and its trimmed content', () => {
+    const i = sampleIncident();
+    const pdq = i.hashes.find((h) => h.type === 'pdq')!;
+    const trimmedHex = 'f'.repeat(32) + '0'.repeat(32);
+    const framed = {
+      ...i,
+      hashes: [
+        ...i.hashes,
+        {
+          ...pdq,
+          hex: trimmedHex,
+          provenance: {
+            ...pdq.provenance,
+            region: { kind: 'trimmed' as const, left: 4, top: 4, width: 56, height: 40 },
+          },
+        },
+      ],
+    };
+    expect(allowlistCandidates(framed, ['pdq'])).toEqual([
+      { type: 'pdq', hex: pdq.hex },
+      { type: 'pdq', hex: trimmedHex },
+    ]);
+  });
 });
 
 describe('lifting a legal hold', () => {
