@@ -561,7 +561,10 @@ export function countSnapshot(snapshot: ListSnapshot): SnapshotCounts {
   for (const [name, t] of snapshot.byType) {
     byType[name] = t.count;
     total += t.count;
-    for (let i = 0; i < t.count; i++) perCat[t.categories[i]!]!++;
+    // the column is read once: entries objects are frozen with an accessor, so a property read
+    // in the loop would cost a dictionary lookup per entry
+    const categories = t.categories;
+    for (let i = 0, n = t.count; i < n; i++) perCat[categories[i]!]!++;
   }
   const byCategory: Record<string, number> = {};
   snapshot.categories.forEach((c, i) => {
@@ -576,21 +579,24 @@ export function emptySnapshot(list: string, version: number, createdAt: string):
 }
 
 /**
- * Keeps the rows for which `keep(entries, row)` is true, as a new snapshot with the same list,
- * version and category table. Yields to the event loop between slices.
+ * Keeps the rows for which `keepFor(entries)(row)` is true, as a new snapshot with the same list,
+ * version and category table. Yields to the event loop between slices. `keepFor` is called once
+ * per hash type, so the test it returns can hold the type's columns in locals (entries objects
+ * are frozen with an accessor, and reading their properties per row is slow).
  */
 export async function selectRows(
   snapshot: ListSnapshot,
-  keep: (entries: TypedEntries, row: number) => boolean,
+  keepFor: (entries: TypedEntries) => (row: number) => boolean,
 ): Promise<ListSnapshot> {
   const byType = new Map<string, TypedEntries>();
   const yielder = new Yielder();
   for (const [name, t] of snapshot.byType) {
     const rows: number[] = [];
+    const keep = keepFor(t);
     await forEachCooperative(
       t.count,
       (i) => {
-        if (keep(t, i)) rows.push(i);
+        if (keep(i)) rows.push(i);
       },
       yielder,
     );
@@ -644,7 +650,10 @@ export async function filterCategories(
   if (!enabled) return snapshot;
   const keepCat = snapshot.categories.map((c) => enabled.has(c));
   if (keepCat.every(Boolean)) return snapshot;
-  return selectRows(snapshot, (t, i) => keepCat[t.categories[i]!] === true);
+  return selectRows(snapshot, (t) => {
+    const categories = t.categories;
+    return (i) => keepCat[categories[i]!] === true;
+  });
 }
 
 /**
@@ -662,9 +671,11 @@ export async function diffAdded(
     await forEachCooperative(t.count, (i) => index.addRow(i), yielder);
     indexes.set(name, { index });
   }
-  const added = await selectRows(next, (t, i) => {
-    const p = indexes.get(t.type);
-    return !p || p.index.find(t.hashes, i * t.hashBytes) === -1;
+  const added = await selectRows(next, (t) => {
+    const index = indexes.get(t.type)?.index;
+    if (!index) return () => true;
+    const { hashes, hashBytes } = t;
+    return (i) => index.find(hashes, i * hashBytes) === -1;
   });
   return added.byType;
 }
