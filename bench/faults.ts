@@ -250,6 +250,23 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 400)); // the ledger batch
   };
 
+  /**
+   * Waits until no write is pending (a failed incident, evidence or ledger write is replayed with
+   * a backoff of up to a minute), at most 120 s; returns how long that took, or null if writes
+   * were still pending then.
+   */
+  const drain = async (): Promise<number | null> => {
+    const t0 = Date.now();
+    for (;;) {
+      const s = await server.stats().catch(() => undefined);
+      if (!s) return null;
+      const p = s.pending;
+      if (p.incidents + p.evidence + p.ledgerRecords + p.ledgerBatches === 0) return Date.now() - t0;
+      if (Date.now() - t0 > 120_000) return null;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+
   const waitFresh = async (): Promise<void> => {
     const t0 = Date.now();
     while (Date.now() - t0 < 30_000) {
@@ -391,6 +408,10 @@ async function main(): Promise<void> {
       crashed = undefined;
       watchCrash();
     }
+    const drainedMs = crashedNow ? 0 : await drain();
+    if (drainedMs === null) console.log(`${phase.name}: writes still pending after 120 s`);
+    else if (drainedMs > 0)
+      console.log(`${phase.name}: pending writes replayed ${(drainedMs / 1000).toFixed(1)} s after the load`);
     const after = await waitOutbox();
 
     // --- Checks for this phase ---------------------------------------------------------------

@@ -3,6 +3,7 @@
  *
  *   npx tsc -p tsconfig.build.json && npx tsc -p tsconfig.bench.json &&
  *   node dist-bench/bench/robustness.js /tmp/corpus/photos [--limit 150] [--chart /tmp/robustness.png]
+ *     [--pdq-threshold 31] [--blockhash-threshold 10]
  *
  * 1. Hashes every photo of the folder (PDQ with its 8 dihedral variants, blockhash).
  * 2. For an even sample of photos (`--limit`, skipping the near-identical `series__` frames and the
@@ -41,8 +42,9 @@ function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-const PDQ_T = DEFAULT_THRESHOLDS.pdq!;
-const BH_T = DEFAULT_THRESHOLDS.blockhash!;
+// thresholds: the defaults, or others to see what a change would trade
+const PDQ_T = Number(arg('pdq-threshold', String(DEFAULT_THRESHOLDS.pdq!)));
+const BH_T = Number(arg('blockhash-threshold', String(DEFAULT_THRESHOLDS.blockhash!)));
 const BINS = 129; // distances 0..128 (a dihedral minimum is never above 128 in practice; clamped)
 
 /** The perceptual hashes of one image in the form the loops need. */
@@ -207,7 +209,7 @@ async function main(): Promise<void> {
   const folder = process.argv[2];
   if (!folder || folder.startsWith('--')) {
     console.error(
-      'usage: node dist-bench/bench/robustness.js <folder of photos> [--limit 150] [--chart /tmp/robustness.png] [--workers 2]',
+      'usage: node dist-bench/bench/robustness.js <folder of photos> [--limit 150] [--chart /tmp/robustness.png] [--workers 2] [--pdq-threshold N] [--blockhash-threshold N]',
     );
     process.exit(2);
   }

@@ -68,6 +68,8 @@ export interface OpsServerStats {
   fresh: boolean;
   lists: { version: number | null; stale: boolean; lastError: string | null }[];
   workers: { size: number; queued: number; running: number; replaced: number };
+  /** Writes that failed and wait in memory or in the spool for a replay (incidents, evidence, ledger records and batches). */
+  pending: { incidents: number; evidence: number; ledgerRecords: number; ledgerBatches: number };
 }
 
 async function main(): Promise<void> {
@@ -208,6 +210,12 @@ async function main(): Promise<void> {
         lastError: l.lastError?.code ?? null,
       })),
       workers: s.workers,
+      pending: {
+        incidents: s.pending.incidents.incidents,
+        evidence: s.pending.incidents.evidence,
+        ledgerRecords: s.pending.ledger.records,
+        ledgerBatches: s.pending.ledger.spooledBatches,
+      },
     };
     res.json(stats);
   });
