@@ -34,7 +34,7 @@ export interface ListOptions {
   publicKeys?: string[];
   /** What a match does: `block` (refuse the upload), `review` (store it and flag it), `log` (record only). @default 'block' */
   action?: ListAction;
-  /** Largest distance that counts as a match, per perceptual hash type. @default { pdq: 31, blockhash: 10 } */
+  /** Largest distance that counts as a match, per perceptual hash type. @default { pdq: 31, blockhash: 7 } */
   thresholds?: Record<string, number>;
   /** Categories of the list that are enforced; entries without one are in `default`. @default all */
   categories?: string[];
@@ -153,7 +153,7 @@ export interface Config {
 }
 
 /** Default per-type thresholds: Meta's PDQ recommendation; a conservative blockhash figure. */
-export const DEFAULT_THRESHOLDS: Readonly<Record<string, number>> = Object.freeze({ pdq: 31, blockhash: 10 });
+export const DEFAULT_THRESHOLDS: Readonly<Record<string, number>> = Object.freeze({ pdq: 31, blockhash: 7 });
 
 const LIST_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const TOP_KEYS = [

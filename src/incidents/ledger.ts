@@ -22,7 +22,7 @@ import type { IncidentMatch, LedgerExactHit, LedgerRecord, NewLedgerRecord } fro
 /** Default Hamming thresholds of the re-check, per perceptual type. */
 export const DEFAULT_RECHECK_THRESHOLDS: Readonly<Record<string, number>> = Object.freeze({
   pdq: 31,
-  blockhash: 10,
+  blockhash: 7,
 });
 
 /** What the host's takedown callback receives (no hashes). */
@@ -42,7 +42,7 @@ export interface LedgerOptions {
   store: IncidentStore;
   /**
    * Largest Hamming distance that counts as a match, per perceptual type (use each list's
-   * thresholds). @default { pdq: 31, blockhash: 10 }
+   * thresholds). @default { pdq: 31, blockhash: 7 }
    */
   thresholds?: Readonly<Record<string, number>>;
   /**

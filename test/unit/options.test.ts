@@ -13,7 +13,7 @@ describe('createHashgate options', () => {
     });
     expect(c.lists[0]).toMatchObject({
       action: 'block',
-      thresholds: { pdq: 31, blockhash: 10 },
+      thresholds: { pdq: 31, blockhash: 7 },
       dryRun: false,
     });
     expect(c.hashing.pdq).toEqual({ convention: 'fullres', dihedral: true, minQuality: 50 });
