@@ -5,10 +5,9 @@
  * with mode 0600 in folders of mode 0700, so a crash leaves either no item or a whole one.
  */
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir } from '../lists/atomic-file';
+import { fsyncDir, writeFileAtomic } from '../lists/atomic-file';
 
 /** The kinds of items a spool holds, one folder each. */
 export type SpoolKind = 'incidents' | 'evidence' | 'ledger';
@@ -51,22 +50,8 @@ export function createSpool(dir: string): Spool {
       checkName(name);
       const folder = folderOf(kind);
       await mkdir(folder, { recursive: true, mode: 0o700 });
-      const final = join(folder, name);
-      const temp = join(folder, `.${name}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
-      try {
-        const fh = await open(temp, 'wx', 0o600);
-        try {
-          await fh.writeFile(data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(temp, final);
-      } catch (err) {
-        await unlink(temp).catch(() => undefined);
-        throw err;
-      }
-      await fsyncDir(folder);
+      await writeFileAtomic(join(folder, name), (w) => w.write(data), { mode: 0o600 });
+      // writeFileAtomic fsyncs the kind's folder; the spool folder holds that folder's entry
       await fsyncDir(dir);
     },
 
