@@ -5,7 +5,6 @@
  * it when lists gain entries. It knows nothing of req/res; `express/` adapts it.
  */
 
-import * as crypto from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -270,22 +269,6 @@ class AllowlistView {
     return exact || perceptualTypes.size > 0 ? { exact, perceptualTypes } : NO_ALLOWLIST_HIT;
   }
 }
-
-/**
- * In-memory uploads up to this size get their cache key (SHA-256) in one call on the event loop:
- * `crypto.hash` reads the buffer in place, where WebCrypto first copies it (as costly as the
- * digest) and then hops to the thread pool. About 2 ms at most with SHA extensions; larger
- * buffers go through the hasher, which digests them off the event loop.
- */
-const ONE_SHOT_SHA256_MAX_BYTES = 4 * 1024 * 1024;
-/** Up to this size a cache miss digests MD5 and SHA-1 in one call each (the hasher's slice size). */
-const ONE_SHOT_EXACT_MAX_BYTES = 1024 * 1024;
-
-/** `crypto.hash` (Node 20.12+), else a Hash object: identical digests either way. */
-const digestHex: (algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Array) => string =
-  typeof crypto.hash === 'function'
-    ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
-    : (algorithm, bytes) => crypto.createHash(algorithm).update(bytes).digest('hex');
 
 /**
  * One match per list entry and hash type: an upload in a frame has hashes of the whole image and
@@ -822,12 +805,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
     if (!source) throw new HashgateError(ErrorCodes.INVALID_OPTION, 'A file to scan needs `bytes` or `path`');
 
     // The cache needs only SHA-256; on a hit the MD5 and SHA-1 of the same bytes come with it.
-    const bytes = file.bytes;
-    const sha256 =
-      file.exact?.sha256 ??
-      (bytes && bytes.byteLength <= ONE_SHOT_SHA256_MAX_BYTES
-        ? digestHex('sha256', bytes)
-        : await hasher.sha256(source));
+    const sha256 = file.exact?.sha256 ?? (await hasher.sha256(source));
     const tExact = performance.now();
     let outcome: HashOutcome;
     let matches: MatchRecord[];
@@ -843,15 +821,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       // The worker starts decoding before this thread digests MD5 and SHA-1.
       const perceptualJob = hasher.perceptual(source);
       const [exact, perceptual]: [ExactHashes, PerceptualOutcome] = await Promise.all([
-        file.exact ??
-          (bytes && bytes.byteLength <= ONE_SHOT_EXACT_MAX_BYTES
-            ? {
-                md5: digestHex('md5', bytes),
-                sha1: digestHex('sha1', bytes),
-                sha256,
-                size: bytes.byteLength,
-              }
-            : hasher.exact(source)),
+        file.exact ?? hasher.exact(source, sha256),
         perceptualJob,
       ]);
       tPerceptual = performance.now();

@@ -1,9 +1,11 @@
 /**
  * Owns the hashing engine's public face: `createHasher()` computes every hash of a file — the
- * exact digests on the calling thread in small slices, decoding and perceptual hashing in the
+ * exact digests on the calling thread (in one call for small buffers, else in slices that
+ * yield), decoding and perceptual hashing in the
  * worker pool — and turns every failure into an `unavailable` reason rather than an exception.
  */
 
+import * as crypto from 'node:crypto';
 import { createHash, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -24,6 +26,20 @@ import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
 /** Bytes hashed between two yields to the event loop when digesting an in-memory upload. */
 const EXACT_SLICE_BYTES = 1 << 20;
 
+/**
+ * In-memory uploads up to this size get their SHA-256 (the verdict cache's key) in one call on
+ * the calling thread: `crypto.hash` reads the buffer in place, where WebCrypto first copies it
+ * (as costly as the digest) and then hops to the thread pool. About 2 ms at most with SHA
+ * extensions; larger buffers are digested off the event loop.
+ */
+const ONE_SHOT_SHA256_MAX_BYTES = 4 * 1024 * 1024;
+
+/** `crypto.hash` (Node 20.12+), else a Hash object: identical digests either way. */
+const digestHex: (algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
+    : (algorithm, bytes) => createHash(algorithm).update(bytes).digest('hex');
+
 /** Counters of the worker pool, for metrics and readiness. */
 export interface HasherStats {
   readonly workers: number;
@@ -36,8 +52,12 @@ export interface HasherStats {
 export interface Hasher {
   /** The validated configuration. */
   readonly config: HashingConfig;
-  /** MD5, SHA-1 and SHA-256 of the original bytes (one read of a file; slices that yield for a buffer). */
-  exact(source: HashSource): Promise<ExactHashes>;
+  /**
+   * MD5, SHA-1 and SHA-256 of the original bytes: one read of a file; a buffer of up to one slice
+   * (1 MiB) in one call per digest, a larger one in slices that yield. `sha256`, when the caller
+   * already has it (the cache key), is reused for a buffer digested in one go.
+   */
+  exact(source: HashSource, sha256?: string): Promise<ExactHashes>;
   /** SHA-256 alone (the verdict cache's key): a third of the work of {@link Hasher.exact}. */
   sha256(source: HashSource): Promise<string>;
   /** Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool. */
@@ -60,8 +80,11 @@ export function exactAsComputed(exact: ExactHashes): ComputedHash[] {
 }
 
 async function sha256Of(source: HashSource): Promise<string> {
+  if ('bytes' in source && source.bytes.byteLength <= ONE_SHOT_SHA256_MAX_BYTES) {
+    return digestHex('sha256', source.bytes);
+  }
   if ('bytes' in source) {
-    // WebCrypto digests run in libuv's thread pool: the cache key of an in-memory upload costs the
+    // Larger buffers: WebCrypto digests run in libuv's thread pool: the cache key costs the
     // event loop a copy of the bytes, not the hashing.
     return Buffer.from(await webcrypto.subtle.digest('SHA-256', source.bytes)).toString('hex');
   }
@@ -161,8 +184,17 @@ export function createHasher(options: HashingOptions = {}): Hasher {
     }
   };
 
-  const exact = (source: HashSource): Promise<ExactHashes> =>
-    'bytes' in source ? exactOfBuffer(source.bytes) : exactHashesOfFile(source.path);
+  const exact = async (source: HashSource, sha256?: string): Promise<ExactHashes> => {
+    if (!('bytes' in source)) return exactHashesOfFile(source.path);
+    const bytes = source.bytes;
+    if (bytes.byteLength > EXACT_SLICE_BYTES) return exactOfBuffer(bytes);
+    return {
+      md5: digestHex('md5', bytes),
+      sha1: digestHex('sha1', bytes),
+      sha256: sha256 ?? digestHex('sha256', bytes),
+      size: bytes.byteLength,
+    };
+  };
 
   return Object.freeze({
     config,
@@ -170,7 +202,9 @@ export function createHasher(options: HashingOptions = {}): Hasher {
     sha256: sha256Of,
     perceptual,
     async hash(source: HashSource): Promise<HashOutcome> {
-      const [digests, percept] = await Promise.all([exact(source), perceptual(source)]);
+      // The worker starts decoding before this thread digests.
+      const perceptualJob = perceptual(source);
+      const [digests, percept] = await Promise.all([exact(source), perceptualJob]);
       return { ...percept, size: digests.size, hashes: [...exactAsComputed(digests), ...percept.hashes] };
     },
     stats(): HasherStats {
