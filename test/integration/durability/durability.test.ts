@@ -127,6 +127,16 @@ async function bed(makeStore?: () => Promise<IncidentStore>): Promise<Bed> {
   return b;
 }
 
+/** A ready gate over a store whose `method` fails the next `n` calls. */
+async function gateFailing(method: Method, n: number): Promise<{ b: Bed; f: FailingStore; gate: Hashgate }> {
+  const b = await bed();
+  const f = failing(b.real);
+  const gate = b.open(f.store);
+  await gate.ready();
+  f.fail(method, n);
+  return { b, f, gate };
+}
+
 afterEach(async () => {
   for (const g of gates.splice(0)) await g.close();
   for (const b of beds.splice(0)) {
@@ -154,11 +164,7 @@ function spooled(b: Bed, kind: string): string[] {
 
 describe('a blocked upload while the incident store fails', () => {
   test('an incident whose first writes fail is recorded by the brief retry before the answer', async () => {
-    const b = await bed();
-    const f = failing(b.real);
-    const gate = b.open(f.store);
-    await gate.ready();
-    f.fail('createIncident', 2);
+    const { b, gate } = await gateFailing('createIncident', 2);
     const r = await gate.scan([{ bytes: known }]);
     expect(r.outcome).toBe('block');
     expect(r.incidentIds).toHaveLength(1);
@@ -169,11 +175,7 @@ describe('a blocked upload while the incident store fails', () => {
   });
 
   test('an incident the store keeps refusing is blocked, spooled with its id, and lands once the store recovers', async () => {
-    const b = await bed();
-    const f = failing(b.real);
-    const gate = b.open(f.store);
-    await gate.ready();
-    f.fail('createIncident', Number.POSITIVE_INFINITY);
+    const { b, f, gate } = await gateFailing('createIncident', Number.POSITIVE_INFINITY);
     const r = await gate.scan([{ bytes: known }]);
     expect(r.outcome).toBe('block');
     expect(r.incidentIds).toHaveLength(1);
@@ -194,11 +196,7 @@ describe('a blocked upload while the incident store fails', () => {
   });
 
   test('a replay whose write landed before a failed answer takes the duplicate refusal as landed', async () => {
-    const b = await bed();
-    const f = failing(b.real);
-    const gate = b.open(f.store);
-    await gate.ready();
-    f.fail('createIncident', Number.POSITIVE_INFINITY);
+    const { b, f, gate } = await gateFailing('createIncident', Number.POSITIVE_INFINITY);
     const r = await gate.scan([{ bytes: known }]);
     const id = r.incidentIds[0]!;
     // The store took the incident behind hashgate's back (a commit whose answer was lost).
@@ -211,11 +209,7 @@ describe('a blocked upload while the incident store fails', () => {
   });
 
   test('an upload is blocked even when neither the store nor the spool can take its incident', async () => {
-    const b = await bed();
-    const f = failing(b.real);
-    const gate = b.open(f.store);
-    await gate.ready();
-    f.fail('createIncident', Number.POSITIVE_INFINITY);
+    const { b, gate } = await gateFailing('createIncident', Number.POSITIVE_INFINITY);
     mkdirSync(join(b.dataDir, 'spool'), { recursive: true });
     writeFileSync(join(b.dataDir, 'spool', 'incidents'), 'not a folder');
     const r = await gate.scan([{ bytes: known }]);
@@ -257,11 +251,7 @@ describe('evidence while the evidence folder cannot be written', () => {
 
 describe('the ledger while its writes fail', () => {
   test('a failed ledger batch is kept and retried until it lands', async () => {
-    const b = await bed();
-    const f = failing(b.real);
-    const gate = b.open(f.store);
-    await gate.ready();
-    f.fail('addToLedger', 1);
+    const { b, f, gate } = await gateFailing('addToLedger', 1);
     const r = await gate.scan([{ bytes: unknown, contentRef: 'uploads/a' }]);
     expect(r.outcome).toBe('allow');
     await waitFor(() => f.calls.addToLedger >= 1);
@@ -273,11 +263,7 @@ describe('the ledger while its writes fail', () => {
   });
 
   test('a record that lands after a list update missed it is re-checked against that list', async () => {
-    const b = await bed();
-    const f = failing(b.real);
-    const gate = b.open(f.store);
-    await gate.ready();
-    f.fail('addToLedger', Number.POSITIVE_INFINITY);
+    const { b, f, gate } = await gateFailing('addToLedger', Number.POSITIVE_INFINITY);
     const r = await gate.scan([{ bytes: unknown, contentRef: 'uploads/late' }]);
     expect(r.outcome).toBe('allow');
     await waitFor(() => gate.status().pending.ledger.records === 1);
@@ -295,11 +281,7 @@ describe('the ledger while its writes fail', () => {
   });
 
   test('close() spools the batches the ledger still refuses', async () => {
-    const b = await bed();
-    const f = failing(b.real);
-    const gate = b.open(f.store);
-    await gate.ready();
-    f.fail('addToLedger', Number.POSITIVE_INFINITY);
+    const { b, gate } = await gateFailing('addToLedger', Number.POSITIVE_INFINITY);
     await gate.scan([{ bytes: unknown, contentRef: 'uploads/a' }]);
     await waitFor(() => gate.status().pending.ledger.records === 1);
     await gate.close();
