@@ -19,11 +19,7 @@ import { decodeImage } from '../src/hashing/decode';
 import { createHasher } from '../src/hashing/hasher';
 import type { HashOutcome } from '../src/hashing/outcome';
 import { pdqHash } from '../src/hashing/pdq';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg } from './lib/args';
 
 function quantile(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);

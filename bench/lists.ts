@@ -28,13 +28,9 @@ import { createListSync, type ListSyncLogger, type ListUpdate } from '../src/lis
 import { parseManifest } from '../src/lists/manifest';
 import { publishListVersion, readPublishedList } from '../src/lists/publisher';
 import { buildMatchIndex } from '../src/matching/match-index';
+import { arg } from './lib/args';
 
 const NAME = 'bench-list';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
 
 /** Child process: publishes version 1 with `count` entries, then version 2 with 1,000 more. */
 async function generate(dir: string, count: number, privateKeyPem: string): Promise<void> {

@@ -27,11 +27,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createHashgate } from '../src/hashgate';
 import { silentLogger } from '../src/observability/logger';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { arg } from './lib/args';
 
 const BOUNDARY = '----hashgatebench';
 function multipart(file: Buffer): Buffer {

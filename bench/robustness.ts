@@ -34,13 +34,9 @@ import { createHasher, type Hasher } from '../src/hashing/hasher';
 import { type ComputedHash, DIHEDRAL_VARIANTS, type PerceptualOutcome } from '../src/hashing/outcome';
 import { cropHashes, DEFAULT_CROPS } from '../src/lists/augment';
 import { DEFAULT_THRESHOLDS } from '../src/options';
+import { arg } from './lib/args';
 import { writeHistogramPng } from './lib/robustness-chart';
 import { TRANSFORMS } from './lib/robustness-transforms';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
 
 // thresholds: the defaults, or others to see what a change would trade
 const PDQ_T = Number(arg('pdq-threshold', String(DEFAULT_THRESHOLDS.pdq!)));

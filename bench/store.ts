@@ -25,11 +25,8 @@ import { createSqliteStore } from '../src/incidents/sqlite-store';
 import type { IncidentStore } from '../src/incidents/store';
 import type { NewIncident, NewLedgerRecord } from '../src/incidents/types';
 import type { ListSnapshot } from '../src/snapshot';
+import { arg } from './lib/args';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
 const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 const fmt = (n: number, d = 0): string =>
   n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });

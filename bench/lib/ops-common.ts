@@ -18,13 +18,8 @@ import { publishListVersion } from '../../src/lists/publisher';
 import { seededRandom } from './ops-random';
 import type { OpsServerConfig, OpsServerStats } from './ops-server';
 
+export { arg } from './args';
 export { seededRandom } from './ops-random';
-
-/** Reads `--name value` from argv, or the fallback. */
-export function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 
 /** What kind of upload a body is, for tallying answers. */
 export type UploadKind = 'known' | 'unknown' | 'non-image';
