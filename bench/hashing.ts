@@ -14,11 +14,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { blockhashRgba } from '../src/hashing/blockhash';
+import { blockhashPixels } from '../src/hashing/blockhash';
 import { decodeImage } from '../src/hashing/decode';
 import { createHasher } from '../src/hashing/hasher';
 import type { HashOutcome } from '../src/hashing/outcome';
 import { pdqHash } from '../src/hashing/pdq';
+import { pdqSource } from '../src/hashing/pixels';
 import { arg } from './lib/args';
 
 function quantile(values: number[], q: number): number {
@@ -105,10 +106,10 @@ async function main(): Promise<void> {
     if (!decoded.ok) continue;
     const img = decoded.image;
     t = performance.now();
-    pdqHash(img, { dihedral: true });
+    pdqHash(pdqSource(img), { dihedral: true });
     const p = performance.now() - t;
     t = performance.now();
-    blockhashRgba(img);
+    blockhashPixels(img);
     const b = performance.now() - t;
 
     floor.push(f);

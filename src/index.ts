@@ -30,7 +30,9 @@ export {
 export {
   BLOCKHASH_BITS,
   type BlockhashMethod,
+  type BlockhashPixels,
   type BlockhashResult,
+  blockhashPixels,
   blockhashRgba,
 } from './hashing/blockhash';
 export { DECODER_VERSION } from './hashing/decode';

@@ -24,6 +24,10 @@
  * any order; the kernel sums each pixel column over a row of cells in int32 (at most 765 x the
  * cell height, so cells of up to 2.8 million rows), and those column totals are added in float64.
  *
+ * The pixels may have 1 to 4 channels (grey, grey + alpha, RGB, RGBA; a pixel's value is 765 where
+ * alpha is 0, else R + G + B, with R = G = B = grey): each layout has its own kernels, which spread
+ * the pixels they load into RGBA with one byte shuffle, so decoded pixels are never expanded.
+ *
  * The pixels are copied into the module's memory a strip of rows at a time (sharp hands out its
  * own buffer, which cannot be a view of a WebAssembly memory): the memory stays small and the strip
  * is still in cache when the kernel reads it. Over a corpus of photos the copy is about a quarter
@@ -32,6 +36,7 @@
  */
 
 import { type PrecisePlacement, precisePlacement } from './blockhash-precise';
+import { hasAlpha, type PixelChannels } from './pixels';
 import {
   type Code,
   encodeModule,
@@ -86,10 +91,13 @@ const KIND_SPLIT = 2;
  */
 const BLOCKS_AT = 0;
 const VALUES_AT = BLOCKS_AT + BITS * BITS * 8;
-/** Pixel bytes the even kernel handles an iteration (16 pixels). */
+/** Bytes of int32 column totals the even kernel adds to an iteration (16 pixels). */
 const TOTALS_GROUP = 64;
-/** Bytes read past the end of the pixel strip (the kernels read up to 16 pixels at a time). */
-const SLACK = TOTALS_GROUP;
+/**
+ * Bytes the kernels may read past the end of the pixel strip: the even kernel's last load of a
+ * row takes 16 bytes from 12 pixels after a pixel inside the row (under 64 bytes past its end).
+ */
+const SLACK = 64;
 /** Pixel bytes copied into the module's memory per kernel call (at least one row). */
 const STRIP_BYTES = 256 * 1024;
 /**
@@ -109,15 +117,38 @@ const ceil = Math.ceil;
 /** Which column products a precise kernel computes (see the module comment). */
 type ColumnMode = 'wide' | 'narrow' | 'unit';
 
+const COLUMN_MODES: readonly ColumnMode[] = ['wide', 'narrow', 'unit'];
+const CHANNELS: readonly PixelChannels[] = [1, 2, 3, 4];
+
 /** Locals holding the constants of {@link pixelValues}. */
 interface ValueConstants {
+  readonly channels: PixelChannels;
   readonly mask: number;
   readonly opaque: number;
   readonly white: number;
+  readonly spread: number;
 }
 
-function valueConstants(l: Locals): ValueConstants {
-  return { mask: l.add(V128), opaque: l.add(V128), white: l.add(V128) };
+function valueConstants(l: Locals, channels: PixelChannels): ValueConstants {
+  return { channels, mask: l.add(V128), opaque: l.add(V128), white: l.add(V128), spread: l.add(V128) };
+}
+
+/**
+ * The byte indices (for `i8x16.swizzle`) that turn four pixels of `channels` samples, loaded from
+ * their first byte, into four RGBA pixels: grey goes to R, G and B; an index of 16 or more gives
+ * a zero byte, which is where a layout without alpha leaves A (its values need no alpha test).
+ */
+function spreadBytes(channels: PixelChannels): number[] {
+  const none = 0x80;
+  const out: number[] = [];
+  for (let px = 0; px < 4; px++) {
+    const s = px * channels;
+    if (channels === 1) out.push(s, s, s, none);
+    else if (channels === 2) out.push(s, s, s, s + 1);
+    else if (channels === 3) out.push(s, s + 1, s + 2, none);
+    else out.push(s, s + 1, s + 2, s + 3);
+  }
+  return out;
 }
 
 function initValueConstants(c: ValueConstants): Code {
@@ -128,15 +159,24 @@ function initValueConstants(c: ValueConstants): Code {
     ...op.set(c.opaque),
     ...op.v128Const(i32x4Bytes(765)),
     ...op.set(c.white),
+    ...op.v128Const(spreadBytes(c.channels)),
+    ...op.set(c.spread),
   ];
 }
 
 /**
- * The values of four RGBA pixels held in `p` as four int32 lanes: 765 where alpha is 0, else
- * R + G + B (alpha masked off, then the bytes of each pixel added pairwise).
+ * The values of four pixels loaded into `p` (from their first byte) as four int32 lanes: 765
+ * where alpha is 0, else R + G + B. Other layouts are first spread into RGBA; without alpha the
+ * A bytes are zero and the sum needs no mask and no alpha test. For RGBA, alpha is masked off,
+ * then the bytes of each pixel are added pairwise. May overwrite `p`.
  */
 function pixelValues(p: number, c: ValueConstants): Code {
+  const rgba: Code = c.channels === 4 ? [] : [...op.get(p), ...op.get(c.spread), ...op.swizzle, ...op.set(p)];
+  if (!hasAlpha(c.channels)) {
+    return [...rgba, ...op.get(p), ...op.i16x8ExtaddPairwiseI8x16U, ...op.i32x4ExtaddPairwiseI16x8U];
+  }
   return [
+    ...rgba,
     ...op.get(c.white),
     ...op.get(p),
     ...op.get(c.mask),
@@ -159,13 +199,13 @@ const advance = (local: number, step: number): Code => [
 ];
 
 /**
- * sumsWide / sumsNarrow / sumsUnit (rowTab, rows, pix, rowBytes, steps, nSteps), addresses in
+ * sums-{wide,narrow,unit}-{channels} (rowTab, rows, pix, rowBytes, steps, nSteps), addresses in
  * bytes: adds the precise method's products of `rows` pixel rows, the first at `pix`, to the
  * block sums. Row r is described by the record at rowTab + 32 r, the columns by `nSteps` steps at
  * `steps`. Each pixel row is first turned into float64 values at VALUES_AT (four pixels an
- * iteration, reading up to 12 bytes past the row), which the steps then pick by address.
+ * iteration, reading up to 15 bytes past the row), which the steps then pick by address.
  */
-function sumsFunction(mode: ColumnMode): WasmFunction {
+function sumsFunction(mode: ColumnMode, channels: PixelChannels): WasmFunction {
   const rowTab = 0;
   const rows = 1;
   const pix = 2;
@@ -183,7 +223,7 @@ function sumsFunction(mode: ColumnMode): WasmFunction {
   const rowEnd = l.add(I32);
   const wTop = l.add(V128);
   const wBottom = l.add(V128);
-  const constants = valueConstants(l);
+  const constants = valueConstants(l, channels);
   const p = l.add(V128);
   const v = l.add(V128);
   const a = l.add(V128);
@@ -207,7 +247,7 @@ function sumsFunction(mode: ColumnMode): WasmFunction {
       [...op.get(d), ...op.get(v), ...op.f64x2FromLowU32x4, ...op.v128Store(0)],
       [...op.get(d), ...op.get(v), ...op.get(v), ...op.shuffle(laneBytes([2, 3, 2, 3]))],
       [...op.f64x2FromLowU32x4, ...op.v128Store(16)],
-      advance(q, 16),
+      advance(q, 4 * channels),
       advance(d, 32),
     ),
   ];
@@ -267,7 +307,7 @@ function sumsFunction(mode: ColumnMode): WasmFunction {
   };
   const is = (k: number): Code => [...op.get(kind), ...op.i32(k), ...op.i32Eq];
   return {
-    name: `sums-${mode}`,
+    name: `sums-${mode}-${channels}`,
     params: 6,
     locals: l.types,
     body: [
@@ -300,11 +340,11 @@ function sumsFunction(mode: ColumnMode): WasmFunction {
 }
 
 /**
- * columnTotals(pix, rows, rowBytes, totals), addresses in bytes: adds the values of `rows` pixel
- * rows, the first at `pix`, to int32 totals per pixel column at `totals` (16 pixels an iteration,
- * so up to 15 totals past the row's last pixel receive bytes read past it).
+ * columnTotals-{channels} (pix, rows, rowBytes, totals), addresses in bytes: adds the values of
+ * `rows` pixel rows, the first at `pix`, to int32 totals per pixel column at `totals` (16 pixels
+ * an iteration, so up to 15 totals past the row's last pixel receive bytes read past it).
  */
-function columnTotalsFunction(): WasmFunction {
+function columnTotalsFunction(channels: PixelChannels): WasmFunction {
   const pix = 0;
   const rows = 1;
   const rowBytes = 2;
@@ -313,10 +353,10 @@ function columnTotalsFunction(): WasmFunction {
   const q = l.add(I32);
   const t = l.add(I32);
   const rowEnd = l.add(I32);
-  const constants = valueConstants(l);
+  const constants = valueConstants(l, channels);
   const p = l.add(V128);
   return {
-    name: 'columnTotals',
+    name: `columnTotals-${channels}`,
     params: 4,
     locals: l.types,
     body: [
@@ -327,18 +367,19 @@ function columnTotalsFunction(): WasmFunction {
         [...op.get(pix), ...op.get(rowBytes), ...op.i32Add, ...op.set(rowEnd)],
         whileLoop(
           lessThan(q, rowEnd),
-          ...[0, 16, 32, 48].map((at) => [
+          // Four pixels at a time: their bytes from 4 * channels * k, their totals from 16 * k.
+          ...[0, 1, 2, 3].map((k) => [
             ...op.get(q),
-            ...op.v128Load(at),
+            ...op.v128Load(4 * channels * k),
             ...op.set(p),
             ...op.get(t),
             ...op.get(t),
-            ...op.v128Load(at),
+            ...op.v128Load(16 * k),
             ...pixelValues(p, constants),
             ...op.i32x4Add,
-            ...op.v128Store(at),
+            ...op.v128Store(16 * k),
           ]),
-          advance(q, TOTALS_GROUP),
+          advance(q, 16 * channels),
           advance(t, TOTALS_GROUP),
         ),
         [...op.get(pix), ...op.get(rowBytes), ...op.i32Add, ...op.set(pix)],
@@ -421,17 +462,27 @@ function columnSteps(placement: PrecisePlacement, width: number, bits: number): 
 /** The WebAssembly kernels and their memory. Hashing is synchronous, so calls never interleave. */
 class BlockhashWasm {
   readonly #memory: WasmMemory;
-  readonly #sums: Readonly<Record<ColumnMode, SumsKernel>>;
-  readonly #totals: TotalsKernel;
+  /** Kernels by channels, then by column mode. */
+  readonly #sums: ReadonlyMap<PixelChannels, Readonly<Record<ColumnMode, SumsKernel>>>;
+  readonly #totals: ReadonlyMap<PixelChannels, TotalsKernel>;
 
   constructor(wasm: WasmApi) {
-    const modes: ColumnMode[] = ['wide', 'narrow', 'unit'];
-    const bytes = encodeModule([...modes.map(sumsFunction), columnTotalsFunction()]);
+    const bytes = encodeModule(
+      CHANNELS.flatMap((c) => [
+        ...COLUMN_MODES.map((mode) => sumsFunction(mode, c)),
+        columnTotalsFunction(c),
+      ]),
+    );
     this.#memory = new wasm.Memory({ initial: 1 });
     const instance = new wasm.Instance(new wasm.Module(bytes), { env: { mem: this.#memory } });
     const x = instance.exports as Record<string, SumsKernel & TotalsKernel>;
-    this.#sums = { wide: x['sums-wide']!, narrow: x['sums-narrow']!, unit: x['sums-unit']! };
-    this.#totals = x.columnTotals!;
+    this.#sums = new Map(
+      CHANNELS.map((c) => [
+        c,
+        { wide: x[`sums-wide-${c}`]!, narrow: x[`sums-narrow-${c}`]!, unit: x[`sums-unit-${c}`]! },
+      ]),
+    );
+    this.#totals = new Map(CHANNELS.map((c) => [c, x[`columnTotals-${c}`]!]));
   }
 
   #reserve(bytes: number): { u8: Uint8Array; i32: Int32Array; f64: Float64Array } {
@@ -440,7 +491,13 @@ class BlockhashWasm {
     return { u8: new Uint8Array(buffer), i32: new Int32Array(buffer), f64: new Float64Array(buffer) };
   }
 
-  preciseSums(width: number, height: number, data: Uint8Array, bits: number): Float64Array | null {
+  preciseSums(
+    width: number,
+    height: number,
+    data: Uint8Array,
+    bits: number,
+    channels: PixelChannels,
+  ): Float64Array | null {
     const steps = columnSteps(precisePlacement(width, bits), width, bits);
     if (steps === null) return null;
     const rows = precisePlacement(height, bits);
@@ -449,7 +506,7 @@ class BlockhashWasm {
       const bottom = rows.second[y]!;
       if (top < 0 || top >= bits || bottom < 0 || bottom >= bits) return null;
     }
-    const rowBytes = width * 4;
+    const rowBytes = width * channels;
     const rowsAt = VALUES_AT + 32 * ceil(width / 4);
     const stepsAt = rowsAt + height * ROW_BYTES;
     const pixAt = stepsAt + steps.count * STEP_BYTES;
@@ -479,7 +536,7 @@ class BlockhashWasm {
       }
     }
 
-    const kernel = this.#sums[steps.mode];
+    const kernel = this.#sums.get(channels)![steps.mode];
     for (let y = 0; y < height; y += stripRows) {
       const n = min(stripRows, height - y);
       u8.set(data.subarray(y * rowBytes, (y + n) * rowBytes), pixAt);
@@ -492,12 +549,13 @@ class BlockhashWasm {
     return sums;
   }
 
-  evenSums(width: number, height: number, data: Uint8Array): Float64Array | null {
+  evenSums(width: number, height: number, data: Uint8Array, channels: PixelChannels): Float64Array | null {
     const blocks = new Float64Array(BITS * BITS);
     const cellWidth = floor(width / BITS);
     const cellHeight = floor(height / BITS);
     if (cellWidth === 0 || cellHeight === 0) return blocks;
-    const rowBytes = width * 4;
+    const totals = this.#totals.get(channels)!;
+    const rowBytes = width * channels;
     const totalsBytes = TOTALS_GROUP * ceil(width / 16);
     const pixAt = VALUES_AT + totalsBytes;
     const stripRows = min(cellHeight, max(1, floor(STRIP_BYTES / rowBytes)));
@@ -511,7 +569,7 @@ class BlockhashWasm {
       for (let y = by * cellHeight; y < last; y += stripRows) {
         const n = min(stripRows, last - y);
         u8.set(data.subarray(y * rowBytes, (y + n) * rowBytes), pixAt);
-        this.#totals(pixAt, n, rowBytes, VALUES_AT);
+        totals(pixAt, n, rowBytes, VALUES_AT);
       }
       for (let bx = 0; bx < BITS; bx++) {
         let total = 0;
@@ -552,8 +610,9 @@ export function blockhashWasmAvailable(): boolean {
  * show, while with, say, 12 bits they round, and only the same operations in the same order give
  * the same sums.
  *
- * @param data - RGBA pixels, `width * height * 4` bytes (not checked here).
+ * @param data - pixels of `channels` samples, `width * height * channels` bytes (not checked here).
  * @param bits - blocks a side, 1 to 16.
+ * @param channels - 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA).
  * @returns the sums, or null where WebAssembly with SIMD is unavailable (for example
  *   `node --jitless`), for a degenerate shape that would need over 64 MiB of tables (one pixel
  *   wide and millions of rows tall), or when the geometry puts a pixel outside the blocks
@@ -564,10 +623,11 @@ export function blockhashWasmPreciseSums(
   height: number,
   data: Uint8Array,
   bits: number = BITS,
+  channels: PixelChannels = 4,
 ): Float64Array | null {
   if (!Number.isInteger(bits) || bits < 1 || bits > BITS) throw new RangeError(`bits must be 1 to ${BITS}`);
   const kernels = blockhashWasm();
-  return kernels === null ? null : kernels.preciseSums(width, height, data, bits);
+  return kernels === null ? null : kernels.preciseSums(width, height, data, bits, channels);
 }
 
 /**
@@ -575,11 +635,17 @@ export function blockhashWasmPreciseSums(
  * whole cells of floor(width / 16) x floor(height / 16) pixels, the pixels right of and below the
  * last cells left out.
  *
- * @param data - RGBA pixels, `width * height * 4` bytes (not checked here).
+ * @param data - pixels of `channels` samples, `width * height * channels` bytes (not checked here).
+ * @param channels - 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA).
  * @returns the totals, or null where WebAssembly with SIMD is unavailable or for a degenerate shape
  *   (cells of millions of rows, or rows of millions of pixels).
  */
-export function blockhashWasmEvenSums(width: number, height: number, data: Uint8Array): Float64Array | null {
+export function blockhashWasmEvenSums(
+  width: number,
+  height: number,
+  data: Uint8Array,
+  channels: PixelChannels = 4,
+): Float64Array | null {
   const kernels = blockhashWasm();
-  return kernels === null ? null : kernels.evenSums(width, height, data);
+  return kernels === null ? null : kernels.evenSums(width, height, data, channels);
 }

@@ -2,11 +2,13 @@
  * Owns decoding an upload to raw pixels with sharp (libvips) under explicit limits, following the
  * decode policy in docs/decoding.md: the format is sniffed from the bytes, the first frame of an
  * animation is used, EXIF orientation is not applied, embedded ICC profiles are ignored, CMYK is
- * converted to RGB, and 16-bit samples are reduced to 8 bits.
+ * converted to RGB, 16-bit samples are reduced to 8 bits, and the pixels keep the channels the
+ * file has (grey, RGB, with or without alpha).
  */
 
 import sharp, { type Metadata } from 'sharp';
 import { readImageHeader } from './image-header';
+import { isPixelChannels, type PixelChannels, type Pixels } from './pixels';
 import { DECODABLE_FORMATS, type SniffedFormat, sniffFormat } from './sniff';
 
 /** Limits applied to every decode. Every field is required here; defaults live in the options parser. */
@@ -22,14 +24,18 @@ export interface DecodeLimits {
 }
 
 /** Raw 8-bit pixels of one decoded frame, plus what the decoder saw. */
-export interface DecodedImage {
-  /** Interleaved RGBA samples, `width * height * 4` bytes (alpha 255 where the file has none). */
+export interface DecodedImage extends Pixels {
+  /** Interleaved samples, `width * height * channels` bytes. */
   readonly data: Buffer;
   readonly width: number;
   readonly height: number;
-  /** Always 4 (RGBA): blockhash needs the alpha channel, PDQ ignores it. */
-  readonly channels: 4;
-  /** The file is greyscale: R = G = B hold the grey value, which PDQ uses directly as luminance. */
+  /**
+   * The channels the file has: 1 for 8-bit greyscale without alpha (the grey samples), 3 (RGB)
+   * or 4 (RGBA) for everything else, greyscale with alpha and 16-bit greyscale included (R = G =
+   * B). CMYK is converted to RGB. 2 is never returned today, but consumers accept it.
+   */
+  readonly channels: PixelChannels;
+  /** The file is greyscale: the grey value (first sample, or R = G = B) is PDQ's luminance. */
   readonly grey: boolean;
   /** Format sniffed from the bytes. */
   readonly format: SniffedFormat;
@@ -75,6 +81,7 @@ interface HeaderFacts {
   readonly pages: number;
   readonly space: string;
   readonly depth: string;
+  readonly hasAlpha: boolean;
   readonly orientation?: number;
   readonly hasIcc: boolean;
 }
@@ -86,6 +93,7 @@ function factsOf(meta: Metadata): HeaderFacts {
     pages: meta.pages ?? 1,
     space: meta.space ?? 'unknown',
     depth: meta.depth ?? 'unknown',
+    hasAlpha: meta.hasAlpha === true,
     ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
     hasIcc: meta.hasProfile === true,
   };
@@ -167,18 +175,21 @@ export async function decodeImage(
   try {
     let pipeline = sharp(src, base).timeout({ seconds: Math.max(1, Math.ceil(limits.timeoutMs / 1000)) });
     // CMYK has no meaning for the luminance formula: convert it to RGB with libvips' built-in
-    // CMYK profile. Greyscale is expanded to RGB by replication (exact for 8-bit samples), and
-    // flagged so that PDQ reads the grey value directly as luminance.
+    // CMYK profile. 8-bit greyscale without alpha is kept as one grey sample a pixel (sharp would
+    // expand it to RGB); with alpha it is expanded to RGBA (sharp's grey output drops alpha), and
+    // 16-bit grey to RGB (libvips' 16-to-8-bit grey conversion rounds differently from the RGB
+    // one). Greyscale is flagged so that PDQ reads the grey value directly as luminance.
+    const asGrey = facts.space === 'b-w' && facts.depth === 'uchar' && !facts.hasAlpha;
     if (facts.space === 'cmyk') pipeline = pipeline.toColourspace('srgb');
-    const { data, info } = await pipeline
-      .ensureAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    else if (asGrey) pipeline = pipeline.toColourspace('b-w');
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const channels = info.channels;
     if (
-      info.channels !== 4 ||
+      !isPixelChannels(channels) ||
+      (asGrey ? channels !== 1 : channels < 3) ||
       info.width !== width ||
       info.height !== height ||
-      data.length !== width * height * 4
+      data.length !== width * height * channels
     ) {
       return failure('undecodable', 'the decoder returned an unexpected pixel layout', format);
     }
@@ -188,7 +199,7 @@ export async function decodeImage(
         data,
         width,
         height,
-        channels: 4,
+        channels,
         grey: facts.space === 'b-w' || facts.space === 'grey16',
         format,
         pages,

@@ -1,6 +1,6 @@
 /**
  * Owns reading, from the first bytes of a JPEG or PNG file, the facts the decoder needs before it
- * decodes (size, colour space, sample depth) and the facts it records (EXIF orientation, embedded
+ * decodes (size, colour space, sample depth, alpha) and the facts it records (EXIF orientation, embedded
  * ICC profile), exactly as libvips reports them, so that one sharp pipeline decodes the file
  * without a separate metadata pass. Anything unusual returns `undefined` and the decoder asks
  * libvips instead; a header this module cannot read is never guessed at.
@@ -16,6 +16,8 @@ export interface ImageHeader {
   readonly space: 'srgb' | 'b-w' | 'cmyk' | 'rgb16' | 'grey16';
   /** `uchar` (8-bit samples) or `ushort` (16-bit PNG). */
   readonly depth: 'uchar' | 'ushort';
+  /** The decoded image has an alpha channel (a PNG with one, or with a tRNS chunk). */
+  readonly hasAlpha: boolean;
   /** EXIF orientation 1 to 8 (libvips clamps other values into that range); absent without the tag. */
   readonly orientation?: number;
   /** The file embeds an ICC profile that the decoder would read. */
@@ -130,6 +132,7 @@ function jpegHeader(b: Uint8Array): ImageHeader | undefined {
     height: frame.height,
     space,
     depth: 'uchar',
+    hasAlpha: false,
     ...(orientation !== undefined ? { orientation } : {}),
     hasIcc: iccComplete(icc),
   };
@@ -148,6 +151,7 @@ function pngHeader(b: Uint8Array): ImageHeader | undefined {
   if (colourType === 3 && wide) return undefined;
   let orientation: number | undefined;
   let hasIcc = false;
+  let hasAlpha = colourType === 4 || colourType === 6;
   // The chunks before the first IDAT: what libvips reads while it opens the file.
   let i = 33;
   for (;;) {
@@ -164,6 +168,11 @@ function pngHeader(b: Uint8Array): ImageHeader | undefined {
     } else if (hasText(b, i + 4, 'eXIf')) {
       if (orientation !== undefined) return undefined;
       orientation = exifOrientation(data);
+    } else if (hasText(b, i + 4, 'tRNS')) {
+      // A transparent colour (or palette alphas) decodes to an alpha channel; a second tRNS
+      // chunk, or one where the colour type has alpha already, is left to libvips.
+      if (hasAlpha) return undefined;
+      hasAlpha = true;
     }
     i += 12 + length;
   }
@@ -172,6 +181,7 @@ function pngHeader(b: Uint8Array): ImageHeader | undefined {
     height,
     space: grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb',
     depth: wide ? 'ushort' : 'uchar',
+    hasAlpha,
     ...(orientation !== undefined ? { orientation } : {}),
     hasIcc,
   };

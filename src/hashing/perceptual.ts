@@ -5,8 +5,8 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { BLOCKHASH_BITS, blockhashRgba } from './blockhash';
-import { DECODER_VERSION, type DecodedImage, decodeImage } from './decode';
+import { BLOCKHASH_BITS, blockhashPixels } from './blockhash';
+import { DECODER_VERSION, decodeImage } from './decode';
 import { PERCEPTUAL_WEIGHT_RANGE } from './hash-types';
 import type { HashingConfig } from './hasher-options';
 import {
@@ -18,6 +18,7 @@ import {
   type UnavailableHash,
 } from './outcome';
 import { type PdqDihedralHashes, pdqHash } from './pdq';
+import { pdqSource } from './pixels';
 import { readFileHead, SNIFF_BYTES, sniffFormat } from './sniff';
 import { findContentBox, hashRegion } from './trim';
 
@@ -53,21 +54,6 @@ function dihedralHex(d: PdqDihedralHashes): Record<DihedralVariant, string> {
   const out = {} as Record<DihedralVariant, string>;
   for (const v of DIHEDRAL_VARIANTS) out[v] = d[v].hex;
   return out;
-}
-
-/** Luminance source for PDQ: a greyscale file is hashed from its grey samples, not from RGB. */
-function pdqPixels(image: DecodedImage): {
-  width: number;
-  height: number;
-  channels: 1 | 4;
-  data: Uint8Array;
-} {
-  if (!image.grey) return { width: image.width, height: image.height, channels: 4, data: image.data };
-  const n = image.width * image.height;
-  const grey = new Uint8Array(n);
-  const rgba = image.data;
-  for (let i = 0, j = 0; i < n; i++, j += 4) grey[i] = rgba[j]!;
-  return { width: image.width, height: image.height, channels: 1, data: grey };
 }
 
 /**
@@ -155,7 +141,7 @@ export async function computePerceptual(
 
   if (config.pdq) {
     const t1 = performance.now();
-    const pdq = pdqHash(pdqPixels(image), {
+    const pdq = pdqHash(pdqSource(image), {
       convention: config.pdq.convention,
       dihedral: config.pdq.dihedral,
     });
@@ -204,7 +190,7 @@ export async function computePerceptual(
 
   if (config.blockhash) {
     const t2 = performance.now();
-    const bh = blockhashRgba(image, config.blockhash.method);
+    const bh = blockhashPixels(image, config.blockhash.method);
     timings.blockhashMs = performance.now() - t2;
     // blockhash has no quality measure of its own; a flat image (low PDQ quality) or a hash with
     // almost no bits set collides with every other flat image, so both are refused.

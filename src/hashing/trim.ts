@@ -1,39 +1,23 @@
 /**
  * Owns border and letterbox removal: finding the content box inside a uniform frame (solid
- * borders of any colour, letterbox and pillarbox bars) of decoded RGBA pixels, and hashing a
+ * borders of any colour, letterbox and pillarbox bars) of decoded pixels, and hashing a
  * region of an image (PDQ with its dihedral variants, blockhash) with provenance that names the
  * region. Pure computation: no I/O, no decoder, no logging.
  */
 
 import { performance } from 'node:perf_hooks';
-import { BLOCKHASH_BITS, type BlockhashMethod, blockhashRgba } from './blockhash';
+import { BLOCKHASH_BITS, type BlockhashMethod, blockhashPixels } from './blockhash';
 import { PERCEPTUAL_WEIGHT_RANGE } from './hash-types';
 import type { ComputedHash, DihedralVariant, HashRegion } from './outcome';
 import { PDQ_DIHEDRAL_VARIANTS, type PdqConvention, pdqHash } from './pdq';
-
-/** A rectangle of an image, in pixels of the decoded image. */
-export interface PixelBox {
-  readonly left: number;
-  readonly top: number;
-  readonly width: number;
-  readonly height: number;
-}
-
-/** Decoded 8-bit RGBA pixels (what `decodeImage` returns), `width * height * 4` bytes. */
-export interface RgbaPixels {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array;
-  /** R = G = B hold a grey value that PDQ reads directly as luminance. */
-  readonly grey?: boolean;
-}
+import { cropPixels, type PixelBox, type Pixels, pdqSource } from './pixels';
 
 /** Tuning of {@link findContentBox}. Every field has a measured default (docs/detection.md). */
 export interface TrimSettings {
   /**
-   * Largest difference, in 0-255 levels on any of R, G and B, between a pixel and the frame
-   * colour for the pixel to count as frame. Absorbs JPEG noise; too large a value eats into dark
-   * or bright content.
+   * Largest difference, in 0-255 levels on any of R, G and B (on the grey value of a greyscale
+   * layout), between a pixel and the frame colour for the pixel to count as frame; alpha is not
+   * looked at. Absorbs JPEG noise; too large a value eats into dark or bright content.
    * @default 12
    */
   readonly tolerance?: number;
@@ -69,19 +53,29 @@ const MIN_CONTENT_SIDE = 32;
 
 type Side = 'top' | 'bottom' | 'left' | 'right';
 
+/**
+ * Where R, G and B sit in a pixel of `channels` samples: the grey sample stands for all three in
+ * a greyscale layout (1 or 2 channels).
+ */
+function colourOffsets(channels: number): readonly [number, number, number] {
+  return channels < 3 ? [0, 0, 0] : [0, 1, 2];
+}
+
 /** The frame colour a side starts from: the per-channel median of its outermost line. */
 function medianColour(
-  px: RgbaPixels,
+  px: Pixels,
   side: Side,
   box: { left: number; top: number; right: number; bottom: number },
 ): [number, number, number] {
   const hist = new Uint32Array(3 * 256);
+  const c = px.channels;
+  const [, g, b] = colourOffsets(c);
   let n = 0;
   const visit = (x: number, y: number): void => {
-    const o = (y * px.width + x) * 4;
+    const o = (y * px.width + x) * c;
     hist[px.data[o]!]!++;
-    hist[256 + px.data[o + 1]!]!++;
-    hist[512 + px.data[o + 2]!]!++;
+    hist[256 + px.data[o + g]!]!++;
+    hist[512 + px.data[o + b]!]!++;
     n++;
   };
   if (side === 'top' || side === 'bottom') {
@@ -107,7 +101,7 @@ function medianColour(
 
 /** Pixels of one row (`y`, columns `from..to-1`) or column (`x`, rows `from..to-1`) within tolerance of `ref`. */
 function lineMatches(
-  px: RgbaPixels,
+  px: Pixels,
   horizontal: boolean,
   at: number,
   from: number,
@@ -117,16 +111,18 @@ function lineMatches(
   needed: number,
 ): boolean {
   const d = px.data;
-  const step = horizontal ? 4 : px.width * 4;
-  let o = horizontal ? (at * px.width + from) * 4 : (from * px.width + at) * 4;
+  const c = px.channels;
+  const [, g, b] = colourOffsets(c);
+  const step = horizontal ? c : px.width * c;
+  let o = horizontal ? (at * px.width + from) * c : (from * px.width + at) * c;
   const length = to - from;
   let misses = 0;
   const allowed = length - needed;
   for (let i = 0; i < length; i++, o += step) {
     if (
       Math.abs(d[o]! - ref[0]) > tolerance ||
-      Math.abs(d[o + 1]! - ref[1]) > tolerance ||
-      Math.abs(d[o + 2]! - ref[2]) > tolerance
+      Math.abs(d[o + g]! - ref[1]) > tolerance ||
+      Math.abs(d[o + b]! - ref[2]) > tolerance
     ) {
       // Stop at the first line that cannot reach the fraction any more: content is usually
       // reached within a few pixels, so an image without a frame costs one line a side.
@@ -148,12 +144,12 @@ function lineMatches(
  *   `minTrimFraction` on both axes) or what is left would be too small to be content.
  *
  * @example
- * const box = findContentBox({ width, height, data }); // RGBA
+ * const box = findContentBox({ width, height, channels: 3, data }); // RGB
  * if (box) hashRegion(image, box, ...);
  */
-export function findContentBox(pixels: RgbaPixels, settings: TrimSettings = {}): PixelBox | undefined {
+export function findContentBox(pixels: Pixels, settings: TrimSettings = {}): PixelBox | undefined {
   const { width, height } = pixels;
-  if (pixels.data.length !== width * height * 4 || width < 1 || height < 1) return undefined;
+  if (pixels.data.length !== width * height * pixels.channels || width < 1 || height < 1) return undefined;
   const tolerance = settings.tolerance ?? TRIM_DEFAULT_TOLERANCE;
   const lineFraction = settings.lineFraction ?? DEFAULT_LINE_FRACTION;
   const minTrim = settings.minTrimFraction ?? DEFAULT_MIN_TRIM_FRACTION;
@@ -227,17 +223,6 @@ export function findContentBox(pixels: RgbaPixels, settings: TrimSettings = {}):
   return { left: box.left, top: box.top, width: box.right - box.left, height: box.bottom - box.top };
 }
 
-/** A copy of the RGBA pixels inside `box`. */
-export function cropRgba(pixels: RgbaPixels, box: PixelBox): Uint8Array {
-  const out = new Uint8Array(box.width * box.height * 4);
-  const rowBytes = box.width * 4;
-  for (let y = 0; y < box.height; y++) {
-    const s = ((box.top + y) * pixels.width + box.left) * 4;
-    out.set(pixels.data.subarray(s, s + rowBytes), y * rowBytes);
-  }
-  return out;
-}
-
 /** What {@link hashRegion} needs to know about how to hash. */
 export interface RegionHashing {
   /** PDQ settings, or `false` to skip PDQ. */
@@ -264,12 +249,18 @@ function outsideWeight(weight: number): boolean {
  * @param region - which region and why (`trimmed` content, or a named `crop` of a list image)
  */
 export function hashRegion(
-  pixels: RgbaPixels,
+  pixels: Pixels,
   region: HashRegion,
   how: RegionHashing,
 ): { hashes: ComputedHash[]; pdqMs: number; blockhashMs: number } {
   const box: PixelBox = region;
-  const rgba = cropRgba(pixels, box);
+  const crop: Pixels = {
+    width: box.width,
+    height: box.height,
+    channels: pixels.channels,
+    data: cropPixels(pixels, box),
+    ...(pixels.grey ? { grey: true } : {}),
+  };
   const hashes: ComputedHash[] = [];
   const smallImage = box.width < 32 || box.height < 32;
   let pdqMs = 0;
@@ -277,18 +268,7 @@ export function hashRegion(
   let flat = false;
   if (how.pdq) {
     const t0 = performance.now();
-    let luma: { width: number; height: number; channels: 1 | 4; data: Uint8Array } = {
-      width: box.width,
-      height: box.height,
-      channels: 4,
-      data: rgba,
-    };
-    if (pixels.grey) {
-      const grey = new Uint8Array(box.width * box.height);
-      for (let i = 0, j = 0; i < grey.length; i++, j += 4) grey[i] = rgba[j]!;
-      luma = { width: box.width, height: box.height, channels: 1, data: grey };
-    }
-    const pdq = pdqHash(luma, { convention: how.pdq.convention, dihedral: how.pdq.dihedral });
+    const pdq = pdqHash(pdqSource(crop), { convention: how.pdq.convention, dihedral: how.pdq.dihedral });
     pdqMs = performance.now() - t0;
     if (!pdq.ok || pdq.quality < how.pdq.minQuality) flat = true;
     else if (!pdq.degenerate) {
@@ -318,7 +298,7 @@ export function hashRegion(
   }
   if (how.blockhash && !flat) {
     const t0 = performance.now();
-    const bh = blockhashRgba({ width: box.width, height: box.height, data: rgba }, how.blockhash.method);
+    const bh = blockhashPixels(crop, how.blockhash.method);
     blockhashMs = performance.now() - t0;
     if (!outsideWeight(bh.weight)) {
       hashes.push({

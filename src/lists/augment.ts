@@ -9,8 +9,9 @@ import { DECODER_VERSION, decodeImage } from '../hashing/decode';
 import type { HashingConfig } from '../hashing/hasher-options';
 import type { ComputedHash } from '../hashing/outcome';
 import type { HashSource } from '../hashing/perceptual';
+import type { PixelBox } from '../hashing/pixels';
 import { readFileHead, SNIFF_BYTES } from '../hashing/sniff';
-import { hashRegion, type PixelBox } from '../hashing/trim';
+import { hashRegion } from '../hashing/trim';
 
 /** One crop: the fraction of the width or height removed from each side. */
 export interface CropSpec {

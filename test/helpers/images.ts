@@ -98,3 +98,16 @@ export function tinyZip(): Buffer {
   local.writeUInt16LE(name.length, 26);
   return Buffer.concat([local, name, content]);
 }
+
+/**
+ * `png` with one more chunk right after IHDR, for chunks sharp never writes, such as a tRNS
+ * (transparent colour) chunk in a greyscale PNG.
+ */
+export function withPngChunk(png: Buffer, type: string, data: Uint8Array): Buffer {
+  const afterHeader = 8 + 8 + 13 + 4;
+  return Buffer.concat([
+    png.subarray(0, afterHeader),
+    pngChunk(type, Buffer.from(data)),
+    png.subarray(afterHeader),
+  ]);
+}

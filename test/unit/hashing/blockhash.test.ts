@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bmvbhash, bmvbhashEven } from 'blockhash-core';
 import fc from 'fast-check';
-import { type BlockhashEngine, blockhashRgba } from '../../../src/hashing/blockhash';
+import { type BlockhashEngine, blockhashPixels, blockhashRgba } from '../../../src/hashing/blockhash';
 import { blockSumsToHex, preciseBlockSums } from '../../../src/hashing/blockhash-precise';
 import {
   blockhashWasmAvailable,
@@ -10,6 +10,7 @@ import {
   blockhashWasmPreciseSums,
 } from '../../../src/hashing/blockhash-wasm';
 import { decodeImage } from '../../../src/hashing/decode';
+import type { PixelChannels } from '../../../src/hashing/pixels';
 import { FIXTURES, requireSharedVectors } from '../../helpers/vectors';
 
 interface Vector {
@@ -57,6 +58,41 @@ function synthetic(width: number, height: number, seed: number, transparentShare
   }
   return data;
 }
+
+/**
+ * The same image in another layout: `channels` 1 keeps R as grey, 2 keeps R as grey and A, 3
+ * drops A, 4 is the RGBA data itself. Alpha-0 pixels of the synthetic data survive in 2 and 4.
+ */
+function layout(rgba: Uint8Array, channels: PixelChannels): Uint8Array {
+  if (channels === 4) return rgba;
+  const n = rgba.length / 4;
+  const out = new Uint8Array(n * channels);
+  for (let p = 0; p < n; p++) {
+    const s = p * 4;
+    const o = p * channels;
+    if (channels === 3) out.set(rgba.subarray(s, s + 3), o);
+    else out[o] = rgba[s]!;
+    if (channels === 2) out[o + 1] = rgba[s + 3]!;
+  }
+  return out;
+}
+
+/** A layout written out as RGBA, the only input blockhash-core reads (independent of src/). */
+function asRgba(data: Uint8Array, channels: PixelChannels): Uint8Array {
+  const n = data.length / channels;
+  const out = new Uint8Array(n * 4);
+  for (let p = 0; p < n; p++) {
+    const s = p * channels;
+    const grey = channels < 3;
+    out[p * 4] = data[s]!;
+    out[p * 4 + 1] = data[grey ? s : s + 1]!;
+    out[p * 4 + 2] = data[grey ? s : s + 2]!;
+    out[p * 4 + 3] = channels === 2 ? data[s + 1]! : channels === 4 ? data[s + 3]! : 255;
+  }
+  return out;
+}
+
+const CHANNELS: PixelChannels[] = [1, 2, 3, 4];
 
 /** blockhash-core's hash as `bmvbhash` gives it (it switches to the even method itself). */
 function reference(width: number, height: number, data: Uint8Array): string {
@@ -138,6 +174,85 @@ describe('blockhash', () => {
       expect(blockhashRgba(image, 'quick', { engine }).hex).toBe(bmvbhashEven(image, 16));
     });
   });
+
+  describe.each(ENGINES)('with the %s engine, pixels with 1 to 4 channels', (engine) => {
+    it('hashes every layout exactly as blockhash-core hashes its RGBA expansion, for any size from 1 to 90', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 90 }),
+          fc.integer({ min: 1, max: 90 }),
+          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          fc.constantFrom(0, 0.05, 0.5),
+          fc.constantFrom(...CHANNELS),
+          (width, height, seed, transparentShare, channels) => {
+            const data = layout(synthetic(width, height, seed, transparentShare), channels);
+            const rgba = { width, height, data: asRgba(data, channels) };
+            const pixels = { width, height, channels, data };
+            expect(blockhashPixels(pixels, 'precise', { engine }).hex).toBe(
+              reference(width, height, rgba.data),
+            );
+            expect(blockhashPixels(pixels, 'quick', { engine }).hex).toBe(bmvbhashEven(rgba, 16));
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
+
+    it.each(
+      // Several strips of rows (256 KiB each) even for one channel, both methods' kernels.
+      [
+        [1001, 301],
+        [1024, 768],
+        [333, 77],
+        [17, 2003],
+        [4001, 17],
+      ].flatMap(([w, h]) => CHANNELS.slice(0, 3).map((c) => [w!, h!, c] as const)),
+    )('hashes a large %ix%i image with %i channels as its RGBA expansion', (width, height, channels) => {
+      const data = layout(synthetic(width, height, width * 31 + height, 0.05), channels);
+      const rgba = { width, height, data: asRgba(data, channels) };
+      const pixels = { width, height, channels, data };
+      for (const method of ['precise', 'quick'] as const) {
+        expect(blockhashPixels(pixels, method, { engine }).hex).toBe(
+          blockhashRgba(rgba, method, { engine: 'wasm' }).hex,
+        );
+      }
+    });
+  });
+
+  it('adds exactly the same float64 block sums in WebAssembly for every layout as in JavaScript for its RGBA expansion, 16, 12 or 10 blocks a side', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.constantFrom(0, 0.05, 0.5),
+        fc.constantFrom(16, 12, 10),
+        fc.constantFrom(...CHANNELS),
+        (width, height, seed, transparentShare, bits, channels) => {
+          const data = layout(synthetic(width, height, seed, transparentShare), channels);
+          const wasm = blockhashWasmPreciseSums(width, height, data, bits, channels);
+          expect(sameBits(wasm, preciseBlockSums(width, height, asRgba(data, channels), bits))).toBe(true);
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
+
+  it.each(CHANNELS)(
+    'gives the even method the same whole-number totals for %i channels as for the RGBA expansion',
+    (channels) => {
+      // 16-pixel groups and a width that is not: 16 x 3 + 5 pixels, each cell 3 x 2 pixels.
+      for (const [width, height] of [
+        [48, 35],
+        [53, 35],
+        [250, 33],
+      ] as const) {
+        const data = layout(synthetic(width, height, width + channels, 0.2), channels);
+        const want = blockhashWasmEvenSums(width, height, asRgba(data, channels))!;
+        expect(sameBits(blockhashWasmEvenSums(width, height, data, channels), want)).toBe(true);
+      }
+    },
+  );
 
   // With 16 blocks a side every weight is a multiple of 1/16 and every float64 operation is exact,
   // so only sizes of 12 or 10 blocks (weights such as 1/3, which round) can show a change in the
@@ -249,6 +364,32 @@ describe('blockhash', () => {
     );
   });
 
+  it('says how to hash pixels that are not RGBA', () => {
+    const rgb = { width: 4, height: 4, data: new Uint8Array(4 * 4 * 3) };
+    expect(() => blockhashRgba(rgb)).toThrow(/pass `channels`/);
+    expect(blockhashRgba({ ...rgb, channels: 3 }).hex).toBe(blockhashPixels({ ...rgb, channels: 3 }).hex);
+  });
+
+  it.each([0, 5, 2.5, undefined])('refuses %p channels with the pixels error', (channels) => {
+    const pixels = { width: 4, height: 4, channels: channels as PixelChannels, data: new Uint8Array(16 * 4) };
+    expect(() => blockhashPixels(pixels)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_HASHGATE_INVALID_PIXELS',
+        message: expect.stringMatching(/channels/),
+      }),
+    );
+  });
+
+  it('refuses data whose length does not match its channels', () => {
+    const pixels = { width: 4, height: 4, channels: 2 as const, data: new Uint8Array(4 * 4 * 3) };
+    expect(() => blockhashPixels(pixels)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_HASHGATE_INVALID_PIXELS',
+        message: 'Expected 32 bytes of `data` for 4x4 with 2 channels but received 48',
+      }),
+    );
+  });
+
   it('refuses an unknown engine with the option error', () => {
     const image = { width: 4, height: 4, data: new Uint8Array(4 * 4 * 4) };
     expect(() => blockhashRgba(image, 'precise', { engine: 'gpu' as BlockhashEngine })).toThrow(
@@ -279,6 +420,22 @@ describe('blockhash', () => {
     }
     expect(blockhashRgba({ width, height, data: transparentBlack }).hex).toBe(
       blockhashRgba({ width, height, data: opaqueWhite }).hex,
+    );
+  });
+
+  it('counts transparent pixels of grey with alpha as white', () => {
+    const width = 32;
+    const height = 32;
+    const transparentBlack = new Uint8Array(width * height * 2);
+    const opaqueWhite = new Uint8Array(width * height).fill(255);
+    for (let i = 0; i < width * height; i++) {
+      if (i % width >= 16) {
+        transparentBlack.set([40, 255], i * 2);
+        opaqueWhite[i] = 40;
+      }
+    }
+    expect(blockhashPixels({ width, height, channels: 2, data: transparentBlack }).hex).toBe(
+      blockhashPixels({ width, height, channels: 1, data: opaqueWhite }).hex,
     );
   });
 });

@@ -5,7 +5,7 @@ import sharp, { type Sharp } from 'sharp';
 import { decodeImage } from '../../../src/hashing/decode';
 import { exifOrientation, readImageHeader } from '../../../src/hashing/image-header';
 import { sniffFormat } from '../../../src/hashing/sniff';
-import { syntheticImage, syntheticRgb } from '../../helpers/images';
+import { syntheticImage, syntheticRgb, withPngChunk } from '../../helpers/images';
 import { FIXTURES } from '../../helpers/vectors';
 
 const OPEN = { failOn: 'error', ignoreIcc: true, autoOrient: false, limitInputPixels: false } as const;
@@ -18,6 +18,7 @@ async function libvipsFacts(bytes: Buffer): Promise<Record<string, unknown>> {
     height: m.height,
     space: m.space,
     depth: m.depth,
+    hasAlpha: m.hasAlpha,
     hasIcc: m.hasProfile === true,
     ...(m.orientation !== undefined ? { orientation: m.orientation } : {}),
   };
@@ -44,6 +45,18 @@ const variants: [string, () => Promise<Buffer>][] = [
   ['a 16-bit PNG', () => rgb(120, 80).toColourspace('rgb16').png().toBuffer()],
   ['a 16-bit greyscale PNG', () => rgb(120, 80).toColourspace('grey16').png().toBuffer()],
   ['a palette PNG', () => rgb(120, 80).png({ palette: true }).toBuffer()],
+  ['a palette PNG with transparency', () => rgb(120, 80).ensureAlpha(0.5).png({ palette: true }).toBuffer()],
+  ['a greyscale PNG with alpha', () => rgb(120, 80).toColourspace('b-w').ensureAlpha(0.5).png().toBuffer()],
+  [
+    'a greyscale PNG with a transparent grey (tRNS)',
+    async () =>
+      withPngChunk(await rgb(120, 80).toColourspace('b-w').png().toBuffer(), 'tRNS', Uint8Array.of(0, 60)),
+  ],
+  [
+    'an RGB PNG with a transparent colour (tRNS)',
+    async () =>
+      withPngChunk(await syntheticImage(120, 80, 'png'), 'tRNS', Uint8Array.of(0, 60, 0, 60, 0, 60)),
+  ],
   ['a PNG with EXIF orientation 8', () => rgb(120, 80).withMetadata({ orientation: 8 }).png().toBuffer()],
 ];
 

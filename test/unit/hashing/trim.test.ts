@@ -3,14 +3,29 @@ import { hammingBytes } from '../../../src/hashing/hamming';
 import { createHasher, type Hasher } from '../../../src/hashing/hasher';
 import { parseHashingOptions } from '../../../src/hashing/hasher-options';
 import type { ComputedHash, HashOutcome } from '../../../src/hashing/outcome';
-import { cropRgba, findContentBox, type RgbaPixels } from '../../../src/hashing/trim';
+import { type Pixels, toRgba } from '../../../src/hashing/pixels';
+import { findContentBox, hashRegion } from '../../../src/hashing/trim';
 import { syntheticImage, syntheticRgb } from '../../helpers/images';
 
 type Colour = { r: number; g: number; b: number };
 
-async function rgba(bytes: Buffer): Promise<RgbaPixels> {
+async function rgba(bytes: Buffer): Promise<Pixels> {
   const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data };
+  return { width: info.width, height: info.height, channels: 4, data };
+}
+
+/** The image's pixels as sharp decodes them: 3 channels for a file without alpha. */
+async function rgb(bytes: Buffer): Promise<Pixels> {
+  const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  expect(info.channels).toBe(3);
+  return { width: info.width, height: info.height, channels: 3, data };
+}
+
+/** The image's grey samples, one channel, flagged grey. */
+async function grey(bytes: Buffer): Promise<Pixels> {
+  const { data, info } = await sharp(bytes).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+  expect(info.channels).toBe(1);
+  return { width: info.width, height: info.height, channels: 1, data, grey: true };
 }
 
 /** A 400x300 synthetic photo with a frame added by sharp, encoded as JPEG or PNG. */
@@ -116,10 +131,64 @@ describe('findContentBox', () => {
     expect(findContentBox(await rgba(flat))).toBeUndefined();
   });
 
-  it('copies the pixels of a box', () => {
-    const data = new Uint8Array(4 * 3 * 4).map((_, i) => i);
-    const out = cropRgba({ width: 4, height: 3, data }, { left: 1, top: 1, width: 2, height: 2 });
-    expect([...out]).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 36, 37, 38, 39, 40, 41, 42, 43]);
+  it('finds the same box in RGB pixels as in their RGBA layout', async () => {
+    const bytes = await framed(
+      { top: 30, bottom: 30, left: 40, right: 40 },
+      { r: 200, g: 30, b: 40 },
+      'jpeg',
+    );
+    const box = findContentBox(await rgb(bytes));
+    expect(box).toBeDefined();
+    expect(box).toEqual(findContentBox(await rgba(bytes)));
+  });
+
+  it('finds the same box in grey pixels as in their RGBA expansion', async () => {
+    const colour = await framed(
+      { top: 30, bottom: 30, left: 40, right: 40 },
+      { r: 20, g: 20, b: 20 },
+      'jpeg',
+    );
+    const pixels = await grey(await sharp(colour).toColourspace('b-w').jpeg().toBuffer());
+    const box = findContentBox(pixels);
+    expectNear(box, CONTENT, 16);
+    expect(box).toEqual(findContentBox({ ...pixels, channels: 4, data: toRgba(pixels) }));
+  });
+
+  it('finds no content box in pixels whose size does not match their channels', () => {
+    const data = new Uint8Array(64 * 64 * 3);
+    expect(findContentBox({ width: 64, height: 64, channels: 4, data })).toBeUndefined();
+  });
+});
+
+describe('hashRegion', () => {
+  const how = {
+    pdq: { convention: 'fullres', dihedral: true, minQuality: 0 },
+    blockhash: { method: 'precise' },
+    decoder: 'test',
+    frame: 0,
+  } as const;
+
+  it('gives the same hashes for a region of grey, RGB and RGBA layouts of the same greyscale pixels', async () => {
+    const bytes = await sharp(await framed({ top: 30, bottom: 30 }, { r: 0, g: 0, b: 0 }, 'png'))
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
+    const g = await grey(bytes);
+    const expanded = toRgba(g);
+    const asRgb = new Uint8Array(g.width * g.height * 3).map((_, i) => g.data[Math.floor(i / 3)]!);
+    const region = { kind: 'trimmed', left: 7, top: 25, width: 401, height: 307 } as const;
+    const want = hashRegion(g, region, how).hashes;
+    expect(want.map((h) => h.type)).toEqual(['pdq', 'blockhash']);
+    expect(hashRegion({ ...g, channels: 4, data: expanded }, region, how).hashes).toEqual(want);
+    expect(hashRegion({ ...g, channels: 3, data: asRgb }, region, how).hashes).toEqual(want);
+  });
+
+  it('gives the same hashes for a region of RGB pixels as of their RGBA layout', async () => {
+    const bytes = await framed({ left: 40, right: 40 }, { r: 255, g: 255, b: 255 }, 'jpeg');
+    const region = { kind: 'trimmed', left: 40, top: 3, width: 399, height: 297 } as const;
+    const want = hashRegion(await rgba(bytes), region, how).hashes;
+    expect(want).toHaveLength(2);
+    expect(hashRegion(await rgb(bytes), region, how).hashes).toEqual(want);
   });
 });
 
