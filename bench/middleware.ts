@@ -30,6 +30,16 @@ import { silentLogger } from '../src/observability/logger';
 import { arg } from './lib/args';
 
 const BOUNDARY = '----hashgatebench';
+
+/** Idle and total CPU ticks of the whole machine, from /proc/stat (zeros where there is none). */
+function machineTicks(): { idle: number; total: number } {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: (cpu[3] ?? 0) + (cpu[4] ?? 0), total: cpu.reduce((a, b) => a + b, 0) };
+  } catch {
+    return { idle: 0, total: 0 };
+  }
+}
 function multipart(file: Buffer): Buffer {
   return Buffer.concat([
     Buffer.from(
@@ -42,8 +52,14 @@ function multipart(file: Buffer): Buffer {
 
 interface Run {
   rps: number;
-  /** Server CPU time (user + system) per completed request, in ms. */
+  /** Server CPU time (user + system, all threads) per completed request, in ms. */
   cpuMs: number;
+  /** The server's main thread's share of that (Linux only; NaN elsewhere). */
+  mainCpuMs: number;
+  /** The load generator's (this process's) CPU time per completed request, in ms. */
+  clientCpuMs: number;
+  /** Share of the machine's CPU time that was idle during the run (Linux only; NaN elsewhere). */
+  idle: number;
   p50: number;
   p99: number;
   errors: number;
@@ -93,6 +109,8 @@ async function main(): Promise<void> {
   const repeated = photos.slice(0, 8).map(multipart);
   const run = async (path: string, fresh: boolean, duration = seconds): Promise<Run> => {
     await fetch(`${base}/stats/reset`, { method: 'POST' });
+    const ticks = machineTicks();
+    const clientCpu = process.cpuUsage();
     let n = 0;
     const result = await autocannon({
       url: `${base}${path}`,
@@ -113,14 +131,21 @@ async function main(): Promise<void> {
         },
       ],
     });
+    const after = machineTicks();
+    const client = process.cpuUsage(clientCpu);
     const stats = (await (await fetch(`${base}/stats`)).json()) as {
       maxMs: number;
       p99Ms: number;
       cpuMs: number;
+      mainCpuMs: number | null;
     };
+    const requests = Math.max(1, result.requests.total);
     return {
       rps: result.requests.average,
-      cpuMs: stats.cpuMs / Math.max(1, result.requests.total),
+      cpuMs: stats.cpuMs / requests,
+      mainCpuMs: (stats.mainCpuMs ?? Number.NaN) / requests,
+      clientCpuMs: (client.user + client.system) / 1000 / requests,
+      idle: (after.idle - ticks.idle) / (after.total - ticks.total),
       p50: result.latency.p50,
       p99: result.latency.p99,
       errors: result.errors,
@@ -150,11 +175,11 @@ async function main(): Promise<void> {
     const rows: [string, Run][] = [];
     for (const [label, path, fresh] of cases) rows.push([label, await run(path, fresh)]);
     console.log(
-      `\nround ${round}/${rounds}             req/s   p50 ms  p99 ms  errors  non-2xx  loop p99 ms  loop max ms  cpu ms/req`,
+      `\nround ${round}/${rounds}             req/s   p50 ms  p99 ms  errors  non-2xx  loop p99 ms  loop max ms  cpu ms/req  main ms/req  client ms/req  idle`,
     );
     for (const [label, r] of rows) {
       console.log(
-        `${label.padEnd(26)} ${r.rps.toFixed(1).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.loop.p99Ms.toFixed(1).padStart(12)} ${r.loop.maxMs.toFixed(1).padStart(12)} ${r.cpuMs.toFixed(2).padStart(11)}`,
+        `${label.padEnd(26)} ${r.rps.toFixed(1).padStart(7)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.loop.p99Ms.toFixed(1).padStart(12)} ${r.loop.maxMs.toFixed(1).padStart(12)} ${r.cpuMs.toFixed(2).padStart(11)} ${r.mainCpuMs.toFixed(2).padStart(12)} ${r.clientCpuMs.toFixed(2).padStart(14)} ${(100 * r.idle).toFixed(0).padStart(4)}%`,
       );
     }
     const get = (label: string): Run | undefined => rows.find(([l]) => l === label)?.[1];
