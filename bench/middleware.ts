@@ -4,13 +4,14 @@
  *   npm run bench:middleware -- /tmp/corpus/photos [--seconds 10] [--connections 8] [--photos 200]
  *     [--rounds 3] [--warmup 3] [--only <part of a case's label>] [--cpu-prof <folder>]
  *
- * Routes: multer only; multer + sharp decode to raw pixels (the floor); multer + hashgate. Every
- * route uses the same multer instance and sends the same response body. Two workloads: fresh
+ * Routes: multer only; multer + sharp decode to raw pixels (the floor); multer + hashgate; and, for
+ * reference, multer + a SHA-256 of the upload (the least any verdict cache keyed by SHA-256 does,
+ * hence the most such a cache can reach on repeated photos). Every route uses the same multer instance and sends the same response body. Two workloads: fresh
  * photos (every request's bytes are new: a unique trailer after the image data, so the verdict
  * cache never answers) and repeated photos (the same few photos, cache hits).
  *
  * The machine is shared, so one run proves little: every route is warmed up first, then each
- * round runs the four cases back to back (the two routes a ratio compares run next to each
+ * round runs the five cases back to back (the two routes a ratio compares run next to each
  * other) and the ratios are taken within a round; the median over rounds is the figure. Besides
  * throughput, p50/p99 latency and the server's event-loop delay, each run reports the server
  * process's CPU time per request, which other processes on the machine disturb far less.
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
       ['hashgate, fresh', '/gate', true],
       ['multer only, repeated', '/multer', false],
       ['hashgate, repeated', '/gate', false],
+      ['multer + SHA-256, repeated', '/sha256', false],
     ] as const
   ).filter(([label]) => label.includes(only));
   if (warmup > 0) for (const [, path, fresh] of cases) await run(path, fresh, warmup);
@@ -169,7 +171,12 @@ async function main(): Promise<void> {
     const m = s.length >> 1;
     return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
   };
-  const ratios = { fresh: [] as number[], repeated: [] as number[], loop: [] as number[] };
+  const ratios = {
+    fresh: [] as number[],
+    repeated: [] as number[],
+    sha256: [] as number[],
+    loop: [] as number[],
+  };
   const cpu = { multer: [] as number[], gate: [] as number[] };
   for (let round = 1; round <= rounds; round++) {
     const rows: [string, Run][] = [];
@@ -187,6 +194,7 @@ async function main(): Promise<void> {
     const gateFresh = get('hashgate, fresh');
     const multerRepeated = get('multer only, repeated');
     const gateRepeated = get('hashgate, repeated');
+    const shaRepeated = get('multer + SHA-256, repeated');
     const parts: string[] = [];
     if (decodeFresh && gateFresh) {
       ratios.fresh.push(gateFresh.rps / decodeFresh.rps);
@@ -197,6 +205,10 @@ async function main(): Promise<void> {
       cpu.multer.push(multerRepeated.cpuMs);
       cpu.gate.push(gateRepeated.cpuMs);
       parts.push(`repeated ${ratios.repeated.at(-1)!.toFixed(2)}x`);
+    }
+    if (multerRepeated && shaRepeated) {
+      ratios.sha256.push(shaRepeated.rps / multerRepeated.rps);
+      parts.push(`SHA-256 alone ${ratios.sha256.at(-1)!.toFixed(2)}x`);
     }
     const loops = [gateFresh, gateRepeated].flatMap((r) => (r ? [r.loop.p99Ms] : []));
     if (loops.length > 0) ratios.loop.push(Math.max(...loops));
@@ -211,6 +223,10 @@ async function main(): Promise<void> {
   if (ratios.repeated.length > 0)
     console.log(
       `hashgate repeated / multer only:    ${median(ratios.repeated).toFixed(2)}x   target >= 0.9x   [${list(ratios.repeated)}]`,
+    );
+  if (ratios.sha256.length > 0)
+    console.log(
+      `multer + SHA-256 / multer only:     ${median(ratios.sha256).toFixed(2)}x   (what a cache keyed by SHA-256 can reach)   [${list(ratios.sha256)}]`,
     );
   if (ratios.loop.length > 0)
     console.log(

@@ -1,8 +1,9 @@
 /**
  * Owns the hashing engine's public face: `createHasher()` computes every hash of a file — the
- * exact digests on the calling thread (in one call for small buffers, else in slices that
- * yield), decoding and perceptual hashing in the
- * worker pool — and turns every failure into an `unavailable` reason rather than an exception.
+ * exact digests of an in-memory upload on a digest thread (small ones, and all of them with
+ * `workers: 0`, on the calling thread), of a file in one streamed read, decoding and perceptual
+ * hashing in the worker pool — and turns every failure into an `unavailable` reason rather than
+ * an exception.
  */
 
 import * as crypto from 'node:crypto';
@@ -10,6 +11,7 @@ import { createHash, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCodes, HashgateError } from '../errors';
+import { DigestOffload } from './digest-offload';
 import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
 import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
 import type {
@@ -27,12 +29,19 @@ import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
 const EXACT_SLICE_BYTES = 1 << 20;
 
 /**
- * In-memory uploads up to this size get their SHA-256 (the verdict cache's key) in one call on
- * the calling thread: `crypto.hash` reads the buffer in place, where WebCrypto first copies it
- * (as costly as the digest) and then hops to the thread pool. About 2 ms at most with SHA
- * extensions; larger buffers are digested off the event loop.
+ * In-memory uploads from {@link OFFLOAD_MIN_BYTES} up to this size are digested on the digest
+ * thread (digest-offload.ts), from shared memory the calling thread copies them into: the copy
+ * costs the event loop about a quarter of a SHA-256 (measured with SHA extensions; MD5 and SHA-1
+ * are slower still). Larger buffers have their SHA-256 from WebCrypto (which copies them too, into
+ * fresh memory) and their MD5 and SHA-1 in slices that yield.
  */
-const ONE_SHOT_SHA256_MAX_BYTES = 4 * 1024 * 1024;
+const OFFLOAD_MAX_BYTES = 4 * 1024 * 1024;
+/** Under this size a digest costs less than the hop to the digest thread: about 50 µs for SHA-256. */
+const OFFLOAD_MIN_BYTES = 64 * 1024;
+/** Digests in flight on the digest thread at once; more are computed on the calling thread. */
+const OFFLOAD_SLOTS = 4;
+/** A digest the digest thread has not answered by then is computed on the calling thread. */
+const OFFLOAD_STALL_MS = 5_000;
 
 /** `crypto.hash` (Node 20.12+), else a Hash object: identical digests either way. */
 const digestHex: (algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Array) => string =
@@ -53,12 +62,13 @@ export interface Hasher {
   /** The validated configuration. */
   readonly config: HashingConfig;
   /**
-   * MD5, SHA-1 and SHA-256 of the original bytes: one read of a file; a buffer of up to one slice
-   * (1 MiB) in one call per digest, a larger one in slices that yield. `sha256`, when the caller
-   * already has it (the cache key), is reused for a buffer digested in one go.
+   * MD5, SHA-1 and SHA-256 of the original bytes: one read of a file; a buffer of 64 KiB to 4 MiB
+   * on the digest thread, a smaller one in one call per digest, a larger one in slices that
+   * yield. `sha256`, when the caller already has it (the cache key), is reused for a buffer
+   * digested in one go. The buffer must not change until the promise settles.
    */
   exact(source: HashSource, sha256?: string): Promise<ExactHashes>;
-  /** SHA-256 alone (the verdict cache's key): a third of the work of {@link Hasher.exact}. */
+  /** SHA-256 alone (the verdict cache's key), on the digest thread like {@link Hasher.exact}. */
   sha256(source: HashSource): Promise<string>;
   /** Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool. */
   perceptual(source: HashSource): Promise<PerceptualOutcome>;
@@ -79,9 +89,11 @@ export function exactAsComputed(exact: ExactHashes): ComputedHash[] {
   ];
 }
 
-async function sha256Of(source: HashSource): Promise<string> {
-  if ('bytes' in source && source.bytes.byteLength <= ONE_SHOT_SHA256_MAX_BYTES) {
-    return digestHex('sha256', source.bytes);
+async function sha256Of(source: HashSource, offload: DigestOffload | undefined): Promise<string> {
+  if ('bytes' in source && source.bytes.byteLength <= OFFLOAD_MAX_BYTES) {
+    return offload
+      ? ((await offload.digest(source.bytes, ['sha256'])).sha256 as string)
+      : digestHex('sha256', source.bytes);
   }
   if ('bytes' in source) {
     // Larger buffers: WebCrypto digests run in libuv's thread pool: the cache key costs the
@@ -146,6 +158,15 @@ export function createHasher(options: HashingOptions = {}): Hasher {
           { size: config.workers, maxQueue: config.maxQueue, jobTimeoutMs: config.timeoutMs + 5_000 },
         )
       : undefined;
+  const offload =
+    config.workers > 0
+      ? new DigestOffload(resolveWorkerScript(__dirname, 'digest-worker'), {
+          minBytes: OFFLOAD_MIN_BYTES,
+          maxBytes: OFFLOAD_MAX_BYTES,
+          slots: OFFLOAD_SLOTS,
+          stallMs: OFFLOAD_STALL_MS,
+        })
+      : undefined;
 
   const perceptual = async (source: HashSource): Promise<PerceptualOutcome> => {
     // Files that are no decodable image are settled here from their first bytes: a large video
@@ -187,6 +208,13 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   const exact = async (source: HashSource, sha256?: string): Promise<ExactHashes> => {
     if (!('bytes' in source)) return exactHashesOfFile(source.path);
     const bytes = source.bytes;
+    if (offload && bytes.byteLength >= OFFLOAD_MIN_BYTES && bytes.byteLength <= OFFLOAD_MAX_BYTES) {
+      const d = await offload.digest(
+        bytes,
+        sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'],
+      );
+      return { md5: d.md5!, sha1: d.sha1!, sha256: sha256 ?? d.sha256!, size: bytes.byteLength };
+    }
     if (bytes.byteLength > EXACT_SLICE_BYTES) return exactOfBuffer(bytes);
     return {
       md5: digestHex('md5', bytes),
@@ -199,7 +227,7 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   return Object.freeze({
     config,
     exact,
-    sha256: sha256Of,
+    sha256: (source: HashSource) => sha256Of(source, offload),
     perceptual,
     async hash(source: HashSource): Promise<HashOutcome> {
       // The worker starts decoding before this thread digests.
@@ -218,7 +246,7 @@ export function createHasher(options: HashingOptions = {}): Hasher {
         : { workers: 0, queued: 0, running: 0, replacedWorkers: 0 };
     },
     async close(): Promise<void> {
-      await pool?.close();
+      await Promise.all([pool?.close(), offload?.close()]);
     },
   });
 }

@@ -1,0 +1,38 @@
+/**
+ * Owns the worker-thread side of the digest offload (digest-offload.ts): it digests bytes the
+ * calling thread copied into shared memory and answers with the hex digests.
+ */
+
+import * as crypto from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+import { DIGEST_BITS, type DigestMessage, type DigestReply } from './digest-offload';
+
+if (!parentPort) throw new Error('digest-worker.js must run in a worker thread');
+const port = parentPort;
+
+const digestHex: (algorithm: string, bytes: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
+    : (algorithm, bytes) => createHash(algorithm).update(bytes).digest('hex');
+
+const slots: SharedArrayBuffer[] = [];
+
+port.on('message', (message: DigestMessage) => {
+  if (!Array.isArray(message)) {
+    const { slot, memory } = message as { slot: number; memory: SharedArrayBuffer };
+    slots[slot] = memory;
+    return;
+  }
+  const [id, slot, length, algorithms] = message as readonly [number, number, number, number];
+  try {
+    const bytes = new Uint8Array(slots[slot]!, 0, length);
+    const reply: (number | string)[] = [id];
+    for (const [name, bit] of Object.entries(DIGEST_BITS)) {
+      if (algorithms & bit) reply.push(digestHex(name, bytes));
+    }
+    port.postMessage(reply);
+  } catch {
+    port.postMessage([id, null] satisfies DigestReply);
+  }
+});

@@ -1,0 +1,100 @@
+import { hash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  type DigestAlgorithm,
+  DigestOffload,
+  type DigestOffloadOptions,
+} from '../../../src/hashing/digest-offload';
+import { resolveWorkerScript } from '../../../src/hashing/worker-pool';
+import { FIXTURES } from '../../helpers/vectors';
+
+const SCRIPT = resolveWorkerScript(join(__dirname, '../../../src/hashing'), 'digest-worker');
+const OPTIONS: DigestOffloadOptions = { minBytes: 1024, maxBytes: 1 << 20, slots: 2, stallMs: 5_000 };
+const ALL: DigestAlgorithm[] = ['md5', 'sha1', 'sha256'];
+
+function expected(bytes: Uint8Array, algorithms: readonly DigestAlgorithm[]): Record<string, string> {
+  return Object.fromEntries(algorithms.map((a) => [a, hash(a, bytes, 'hex')]));
+}
+
+describe('digest offload', () => {
+  let offload: DigestOffload;
+  afterEach(async () => {
+    await offload.close();
+  });
+
+  it('gives the digests of node:crypto for every size, on either side of the thresholds', async () => {
+    offload = new DigestOffload(SCRIPT, OPTIONS);
+    for (const size of [0, 1, 1023, 1024, 65_537, (1 << 20) - 1, 1 << 20, (1 << 20) + 1]) {
+      const bytes = randomBytes(size);
+      await expect(offload.digest(bytes, ALL)).resolves.toEqual(expected(bytes, ALL));
+      await expect(offload.digest(bytes, ['sha256'])).resolves.toEqual(expected(bytes, ['sha256']));
+      await expect(offload.digest(bytes, ['md5', 'sha1'])).resolves.toEqual(expected(bytes, ['md5', 'sha1']));
+    }
+  });
+
+  it('hands buffers within the thresholds to the worker and digests the others here', async () => {
+    offload = new DigestOffload(SCRIPT, OPTIONS);
+    const small = offload.digest(randomBytes(1023), ['sha256']);
+    expect(offload.inFlight).toBe(0);
+    const large = offload.digest(randomBytes(1024), ['sha256']);
+    expect(offload.inFlight).toBe(1);
+    const huge = offload.digest(randomBytes((1 << 20) + 1), ['sha256']);
+    expect(offload.inFlight).toBe(1);
+    await Promise.all([small, large, huge]);
+    expect(offload.inFlight).toBe(0);
+  });
+
+  it('digests a view into a larger buffer, not the buffer behind it', async () => {
+    offload = new DigestOffload(SCRIPT, OPTIONS);
+    const backing = randomBytes(200_000);
+    const view = backing.subarray(12_345, 150_000);
+    await expect(offload.digest(view, ALL)).resolves.toEqual(expected(view, ALL));
+  });
+
+  it('answers more digests than it has slots at once, each with its own bytes', async () => {
+    offload = new DigestOffload(SCRIPT, OPTIONS);
+    const inputs = Array.from({ length: 12 }, (_, i) => randomBytes(20_000 + i * 50_000));
+    const results = await Promise.all(inputs.map((b) => offload.digest(b, ALL)));
+    expect(results).toEqual(inputs.map((b) => expected(b, ALL)));
+    expect(offload.inFlight).toBe(0);
+  });
+
+  it('grows a slot for a larger buffer after a smaller one', async () => {
+    offload = new DigestOffload(SCRIPT, { ...OPTIONS, slots: 1 });
+    for (const size of [70_000, 900_000, 5_000, 1 << 20]) {
+      const bytes = randomBytes(size);
+      await expect(offload.digest(bytes, ['sha256'])).resolves.toEqual(expected(bytes, ['sha256']));
+    }
+  });
+
+  it('answers from the calling thread when the worker dies, and again after it gave up on the worker', async () => {
+    offload = new DigestOffload(join(FIXTURES, 'workers/crashing-digest-worker.js'), OPTIONS);
+    for (let i = 0; i < 5; i++) {
+      const bytes = randomBytes(50_000);
+      await expect(offload.digest(bytes, ALL)).resolves.toEqual(expected(bytes, ALL));
+    }
+    expect(offload.inFlight).toBe(0);
+  });
+
+  it('answers from the calling thread when the worker stalls', async () => {
+    offload = new DigestOffload(join(FIXTURES, 'workers/silent-digest-worker.js'), {
+      ...OPTIONS,
+      stallMs: 200,
+    });
+    const bytes = randomBytes(50_000);
+    const started = Date.now();
+    await expect(offload.digest(bytes, ['sha256', 'md5'])).resolves.toEqual(
+      expected(bytes, ['sha256', 'md5']),
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+  });
+
+  it('answers digests in flight when closed, and digests on the calling thread afterwards', async () => {
+    offload = new DigestOffload(join(FIXTURES, 'workers/silent-digest-worker.js'), OPTIONS);
+    const bytes = randomBytes(50_000);
+    const pending = offload.digest(bytes, ALL);
+    await offload.close();
+    await expect(pending).resolves.toEqual(expected(bytes, ALL));
+    await expect(offload.digest(bytes, ['sha1'])).resolves.toEqual(expected(bytes, ['sha1']));
+  });
+});
