@@ -43,25 +43,20 @@ const COLUMN = GROUP * 4;
 /** Bytes of one row of sampled output (64 float32 values). */
 const SAMPLED_ROW = 256;
 
+/** Locals and code that turn four pixels of `channels` bytes, loaded in a v128 local, into their luma as f32x4. */
+interface LumaCode {
+  /** Sets the constant locals; run once before the loop. */
+  readonly init: Code;
+  /** Leaves the luma of the four pixels in `pixels` on the stack. */
+  readonly of: Code;
+}
+
 /**
- * luma{channels}(inByte, rowBytes, n, out, outStride, rows), addresses in bytes: the luma of
- * `rows` rows of `n` pixels, four pixels an iteration (so up to three padding slots are written
- * and up to 16 bytes past the last pixel are read). A swizzle spreads the R, G and B bytes of four
- * pixels over four 32-bit lanes; the float32 products with the float32 coefficients are exactly
- * the table entries of the JavaScript kernel, and the sum is (R + G) + B.
+ * A swizzle spreads the R, G and B bytes of four pixels over four 32-bit lanes; the float32
+ * products with the float32 coefficients are exactly the table entries of the JavaScript kernel,
+ * and the sum is (R + G) + B. With one or two channels the first byte is the luma itself.
  */
-function lumaFunction(channels: number): WasmFunction {
-  const inByte = 0;
-  const rowBytes = 1;
-  const n = 2;
-  const out = 3;
-  const outStride = 4;
-  const rows = 5;
-  const l = new Locals(6);
-  const p = l.add(I32);
-  const q = l.add(I32);
-  const end = l.add(I32);
-  const v = l.add(V128);
+function lumaCode(channels: number, l: Locals, pixels: number): LumaCode {
   const rgb = channels >= 3;
   // Constants live in locals so that the loop does not rebuild them.
   const spreads = (rgb ? [0, 1, 2] : [0]).map((first) => ({
@@ -73,43 +68,74 @@ function lumaFunction(channels: number): WasmFunction {
     bytes: f32x4Bytes(value),
   }));
   const term = (i: number): Code => [
-    ...op.get(v),
+    ...op.get(pixels),
     ...op.get(spreads[i]!.local),
     ...op.swizzle,
     ...op.f32x4FromI32x4,
     ...(rgb ? [...op.get(coefficients[i]!.local), ...op.f32x4Mul] : []),
   ];
-  const pixels: Code = rgb
-    ? [
-        ...op.get(p),
-        ...op.v128Load(),
-        ...op.set(v),
-        ...term(0),
-        ...term(1),
-        ...op.f32x4Add,
-        ...term(2),
-        ...op.f32x4Add,
-      ]
-    : [...op.get(p), ...op.v128Load(), ...op.set(v), ...term(0)];
   return {
-    name: `luma${channels}`,
-    params: 6,
+    init: [...spreads, ...coefficients].flatMap((c) => [...op.v128Const(c.bytes), ...op.set(c.local)]),
+    of: rgb ? [...term(0), ...term(1), ...op.f32x4Add, ...term(2), ...op.f32x4Add] : term(0),
+  };
+}
+
+/**
+ * lumaColumns{channels}(inByte, rowBytes, dst, n), addresses in bytes: the luma (spec step 1) of
+ * GROUP rows of pixels, row i at inByte + i * rowBytes, written as `n` columns of GROUP floats
+ * at dst (column c at dst + c * COLUMN), the layout the horizontal box reads. `n` is a multiple
+ * of 4 at least the row's pixels: the columns past the last pixel hold values nobody reads, and
+ * up to 16 bytes past the last pixel of a row are read. Four pixels of four rows at a time: their
+ * luma, then a 4x4 transpose.
+ */
+function lumaColumnsFunction(channels: number): WasmFunction {
+  const inByte = 0;
+  const rowBytes = 1;
+  const dst = 2;
+  const n = 3;
+  const l = new Locals(4);
+  const c = l.add(I32);
+  const end = l.add(I32);
+  const q = l.add(I32);
+  const pixels = l.add(V128);
+  const v = l.addMany(V128, 4);
+  const t = l.addMany(V128, 4);
+  const o = l.addMany(V128, 4);
+  const luma = lumaCode(channels, l, pixels);
+  const blocks: Code[] = [];
+  for (let g = 0; g < GROUP / 4; g++) {
+    const load: Code[] = v.map((local) => [
+      ...op.get(q),
+      ...op.v128Load(),
+      ...op.set(pixels),
+      ...luma.of,
+      ...op.set(local),
+      ...bumpBy(q, rowBytes),
+    ]);
+    const store: Code[] = o.map((local, i) => [
+      ...op.get(dst),
+      ...op.get(local),
+      ...op.v128Store(i * COLUMN + 16 * g),
+    ]);
+    blocks.push(...load, transpose(v, t, o), ...store);
+  }
+  return {
+    name: `lumaColumns${channels}`,
+    params: 4,
     locals: l.types,
     body: [
-      ...[...spreads, ...coefficients].flatMap((c) => [...op.v128Const(c.bytes), ...op.set(c.local)]),
+      ...luma.init,
+      ...op.get(n),
+      ...op.i32(2),
+      ...op.i32Shl,
+      ...op.set(end),
       ...whileLoop(
-        [...op.get(rows), ...op.i32(0), ...op.i32GtS],
-        [...op.get(inByte), ...op.set(p), ...op.get(out), ...op.set(q)],
-        [...op.get(out), ...op.get(n), ...op.i32(2), ...op.i32Shl, ...op.i32Add, ...op.set(end)],
-        whileLoop(
-          lessThan(q, end),
-          [...op.get(q), ...pixels, ...op.v128Store()],
-          bump(p, 4 * channels),
-          bump(q, 16),
-        ),
-        bumpBy(inByte, rowBytes),
-        bumpBy(out, outStride),
-        bump(rows, -1),
+        lessThan(c, end),
+        [...op.get(inByte), ...op.set(q)],
+        ...blocks,
+        bump(dst, 4 * COLUMN),
+        bump(inByte, 4 * channels),
+        bump(c, 16),
       ),
     ],
   };
@@ -524,10 +550,10 @@ const FINISH = {
 type WasmKernel = (...args: number[]) => void;
 
 interface WasmExports {
-  luma1: WasmKernel;
-  luma2: WasmKernel;
-  luma3: WasmKernel;
-  luma4: WasmKernel;
+  lumaColumns1: WasmKernel;
+  lumaColumns2: WasmKernel;
+  lumaColumns3: WasmKernel;
+  lumaColumns4: WasmKernel;
   toColumns: WasmKernel;
   toRows: WasmKernel;
   hbox: WasmKernel;
@@ -552,10 +578,10 @@ class WasmKernels implements PdqKernels {
 
   constructor(wasm: WasmApi) {
     const bytes = encodeModule([
-      lumaFunction(1),
-      lumaFunction(2),
-      lumaFunction(3),
-      lumaFunction(4),
+      lumaColumnsFunction(1),
+      lumaColumnsFunction(2),
+      lumaColumnsFunction(3),
+      lumaColumnsFunction(4),
       transposeFunction(true),
       transposeFunction(false),
       hboxFunction(false),
@@ -571,7 +597,13 @@ class WasmKernels implements PdqKernels {
     this.#memory = new wasm.Memory({ initial: 1 });
     const instance = new wasm.Instance(new wasm.Module(bytes), { env: { mem: this.#memory } });
     this.#x = instance.exports as WasmExports;
-    this.#luma = [this.#x.luma1, this.#x.luma1, this.#x.luma2, this.#x.luma3, this.#x.luma4];
+    this.#luma = [
+      this.#x.lumaColumns1,
+      this.#x.lumaColumns1,
+      this.#x.lumaColumns2,
+      this.#x.lumaColumns3,
+      this.#x.lumaColumns4,
+    ];
     this.#heap = this.#views();
   }
 
@@ -606,9 +638,8 @@ class WasmKernels implements PdqKernels {
     const stride = (width + 3) & ~3;
     const rows = scratch * 4;
     const columns = rows + GROUP * stride * 4;
-    this.#luma[channels]!(inByte, rowBytes, width, rows, stride * 4, GROUP);
-    this.#x.toColumns(rows, stride * 4, columns, stride);
-    // The filtered columns reuse the space of the luma rows, which are no longer needed.
+    this.#luma[channels]!(inByte, rowBytes, columns, stride);
+    // The box writes its rows-to-be into the first half of the scratch, then back to rows.
     this.#x.hbox(columns, rows, width, w);
     this.#x.toRows(rows, dst * 4, dstStride * 4, stride);
   }
