@@ -6,7 +6,7 @@
 
 import type { ComputedHash } from '../hashing/outcome';
 import { IncidentErrorCodes, incidentError } from './errors';
-import { isIncidentId, newId, newIncidentId } from './ids';
+import { isIncidentId, newId, newIncidentId, newLedgerId } from './ids';
 import { iso, isValidTimeZone, localIsoTime, toMs, utcOffsetMinutes } from './time';
 import type {
   EvidenceRef,
@@ -373,7 +373,7 @@ export function prepareLedgerRecord(input: NewLedgerRecord, nowMs: number): Prep
   }
   const perceptual = [...perceptualParts].map(([type, parts]) => ({ type, hashes: Buffer.concat(parts) }));
   return {
-    id: newId('led'),
+    id: newLedgerId(nowMs),
     acceptedAtMs,
     reference: input.reference,
     body: {
