@@ -5,8 +5,8 @@
  *     [--rounds 3] [--warmup 3] [--only <part of a case's label>] [--cpu-prof <folder>]
  *
  * Routes: multer only; multer + sharp decode to raw pixels (the floor); multer + hashgate; and, for
- * reference, multer + a SHA-256 of the upload (the least any verdict cache keyed by SHA-256 does,
- * hence the most such a cache can reach on repeated photos). Every route uses the same multer instance and sends the same response body. Two workloads: fresh
+ * reference, multer + a SHA-256 of the upload on the event loop (the least a verdict cache keyed
+ * by SHA-256 does, when it digests there). Every route uses the same multer instance and sends the same response body. Two workloads: fresh
  * photos (every request's bytes are new: a unique trailer after the image data, so the verdict
  * cache never answers) and repeated photos (the same few photos, cache hits).
  *
@@ -235,7 +235,7 @@ async function main(): Promise<void> {
     );
   if (ratios.sha256.length > 0)
     console.log(
-      `multer + SHA-256 / multer only:     ${median(ratios.sha256).toFixed(2)}x   (what a cache keyed by SHA-256 can reach)   [${list(ratios.sha256)}]`,
+      `multer + SHA-256 / multer only:     ${median(ratios.sha256).toFixed(2)}x   (the upload's SHA-256 on the event loop, for reference)   [${list(ratios.sha256)}]`,
     );
   if (ratios.loop.length > 0)
     console.log(

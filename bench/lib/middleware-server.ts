@@ -1,7 +1,7 @@
 /**
  * The server side of the middleware benchmark, run in its own process so the load generator does
  * not share its event loop: four upload routes (multer only; multer + a sharp decode, the floor;
- * multer + a SHA-256 of the upload, what any cache keyed by it costs; multer + hashgate) and a
+ * multer + a SHA-256 of the upload on the event loop, for reference; multer + hashgate) and a
  * stats endpoint for the event loop's delay and CPU time.
  */
 
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     await sharp(req.file!.buffer).raw().toBuffer();
     res.json({ ok: true });
   });
-  // The least any verdict cache keyed by SHA-256 must do: digest the upload.
+  // The least a verdict cache keyed by SHA-256 does when it digests on the event loop.
   app.post('/sha256', upload, (req, res) => {
     hash('sha256', req.file!.buffer, 'hex');
     res.json({ ok: true });

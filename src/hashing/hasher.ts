@@ -31,9 +31,9 @@ const EXACT_SLICE_BYTES = 1 << 20;
 /**
  * In-memory uploads from {@link OFFLOAD_MIN_BYTES} up to this size are digested on the digest
  * thread (digest-offload.ts), from shared memory the calling thread copies them into: the copy
- * costs the event loop about a quarter of a SHA-256 (measured with SHA extensions; MD5 and SHA-1
- * are slower still). Larger buffers have their SHA-256 from WebCrypto (which copies them too, into
- * fresh memory) and their MD5 and SHA-1 in slices that yield.
+ * and the hand-off cost the event loop about a third of a SHA-256 (measured with SHA extensions)
+ * and under a tenth of all three digests. Larger buffers have their SHA-256 from WebCrypto
+ * (which copies them too, into fresh memory) and their MD5 and SHA-1 in slices that yield.
  */
 const OFFLOAD_MAX_BYTES = 4 * 1024 * 1024;
 /** Under this size a digest costs less than the hop to the digest thread: about 50 µs for SHA-256. */
