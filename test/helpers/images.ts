@@ -111,3 +111,22 @@ export function withPngChunk(png: Buffer, type: string, data: Uint8Array): Buffe
     png.subarray(afterHeader),
   ]);
 }
+
+/**
+ * Pixels of 1 to 4 samples (grey, grey + alpha, RGB, RGBA) written out as RGBA: grey repeated in
+ * R, G and B, alpha 255 where there is none. Written here independently of src/, as the oracle
+ * the decoder and blockhash are held to.
+ */
+export function spreadToRgba(data: Uint8Array, channels: number): Buffer {
+  const n = data.length / channels;
+  const out = Buffer.alloc(n * 4);
+  for (let p = 0; p < n; p++) {
+    const s = p * channels;
+    const grey = channels < 3;
+    out[p * 4] = data[s]!;
+    out[p * 4 + 1] = data[grey ? s : s + 1]!;
+    out[p * 4 + 2] = data[grey ? s : s + 2]!;
+    out[p * 4 + 3] = channels === 2 || channels === 4 ? data[s + channels - 1]! : 255;
+  }
+  return out;
+}

@@ -11,6 +11,7 @@ import {
 } from '../../../src/hashing/blockhash-wasm';
 import { decodeImage } from '../../../src/hashing/decode';
 import type { PixelChannels } from '../../../src/hashing/pixels';
+import { spreadToRgba } from '../../helpers/images';
 import { FIXTURES, requireSharedVectors } from '../../helpers/vectors';
 
 interface Vector {
@@ -73,21 +74,6 @@ function layout(rgba: Uint8Array, channels: PixelChannels): Uint8Array {
     if (channels === 3) out.set(rgba.subarray(s, s + 3), o);
     else out[o] = rgba[s]!;
     if (channels === 2) out[o + 1] = rgba[s + 3]!;
-  }
-  return out;
-}
-
-/** A layout written out as RGBA, the only input blockhash-core reads (independent of src/). */
-function asRgba(data: Uint8Array, channels: PixelChannels): Uint8Array {
-  const n = data.length / channels;
-  const out = new Uint8Array(n * 4);
-  for (let p = 0; p < n; p++) {
-    const s = p * channels;
-    const grey = channels < 3;
-    out[p * 4] = data[s]!;
-    out[p * 4 + 1] = data[grey ? s : s + 1]!;
-    out[p * 4 + 2] = data[grey ? s : s + 2]!;
-    out[p * 4 + 3] = channels === 2 ? data[s + 1]! : channels === 4 ? data[s + 3]! : 255;
   }
   return out;
 }
@@ -186,7 +172,7 @@ describe('blockhash', () => {
           fc.constantFrom(...CHANNELS),
           (width, height, seed, transparentShare, channels) => {
             const data = layout(synthetic(width, height, seed, transparentShare), channels);
-            const rgba = { width, height, data: asRgba(data, channels) };
+            const rgba = { width, height, data: spreadToRgba(data, channels) };
             const pixels = { width, height, channels, data };
             expect(blockhashPixels(pixels, 'precise', { engine }).hex).toBe(
               reference(width, height, rgba.data),
@@ -209,7 +195,7 @@ describe('blockhash', () => {
       ].flatMap(([w, h]) => CHANNELS.slice(0, 3).map((c) => [w!, h!, c] as const)),
     )('hashes a large %ix%i image with %i channels as its RGBA expansion', (width, height, channels) => {
       const data = layout(synthetic(width, height, width * 31 + height, 0.05), channels);
-      const rgba = { width, height, data: asRgba(data, channels) };
+      const rgba = { width, height, data: spreadToRgba(data, channels) };
       const pixels = { width, height, channels, data };
       for (const method of ['precise', 'quick'] as const) {
         expect(blockhashPixels(pixels, method, { engine }).hex).toBe(
@@ -231,7 +217,9 @@ describe('blockhash', () => {
         (width, height, seed, transparentShare, bits, channels) => {
           const data = layout(synthetic(width, height, seed, transparentShare), channels);
           const wasm = blockhashWasmPreciseSums(width, height, data, bits, channels);
-          expect(sameBits(wasm, preciseBlockSums(width, height, asRgba(data, channels), bits))).toBe(true);
+          expect(sameBits(wasm, preciseBlockSums(width, height, spreadToRgba(data, channels), bits))).toBe(
+            true,
+          );
         },
       ),
       { numRuns: 600 },
@@ -248,7 +236,7 @@ describe('blockhash', () => {
         [250, 33],
       ] as const) {
         const data = layout(synthetic(width, height, width + channels, 0.2), channels);
-        const want = blockhashWasmEvenSums(width, height, asRgba(data, channels))!;
+        const want = blockhashWasmEvenSums(width, height, spreadToRgba(data, channels))!;
         expect(sameBits(blockhashWasmEvenSums(width, height, data, channels), want)).toBe(true);
       }
     },

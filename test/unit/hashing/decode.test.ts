@@ -1,6 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { decodeImage } from '../../../src/hashing/decode';
-import { syntheticImage, syntheticRgb, withPngChunk } from '../../helpers/images';
+import { spreadToRgba, syntheticImage, syntheticRgb, withPngChunk } from '../../helpers/images';
 
 const LIMITS = { maxPixels: 100_000_000, timeoutMs: 10_000, frame: 0, failOn: 'error' } as const;
 
@@ -19,21 +19,6 @@ async function decoded(bytes: Buffer) {
   const r = await decodeImage(bytes, bytes, LIMITS);
   if (!r.ok) throw new Error(`could not decode: ${r.reason}`);
   return r.image;
-}
-
-/** Every pixel of `data` (of `channels` samples) spread to RGBA, as the decoder's old output was laid out. */
-function spread(data: Uint8Array, channels: number): Buffer {
-  const n = data.length / channels;
-  const out = Buffer.alloc(n * 4);
-  for (let p = 0; p < n; p++) {
-    const s = p * channels;
-    const grey = channels < 3;
-    out[p * 4] = data[s]!;
-    out[p * 4 + 1] = data[grey ? s : s + 1]!;
-    out[p * 4 + 2] = data[grey ? s : s + 2]!;
-    out[p * 4 + 3] = channels === 2 || channels === 4 ? data[s + channels - 1]! : 255;
-  }
-  return out;
 }
 
 describe('decoding to the channels the file has', () => {
@@ -70,7 +55,7 @@ describe('decoding to the channels the file has', () => {
     const image = await decoded(bytes);
     expect({ channels: image.channels, grey: image.grey }).toEqual({ channels, grey });
     expect(image.data.length).toBe(121 * 83 * channels);
-    expect(spread(image.data, channels).equals(await rgbaOf(bytes))).toBe(true);
+    expect(spreadToRgba(image.data, channels).equals(await rgbaOf(bytes))).toBe(true);
   });
 
   it('keeps the transparent pixels of a greyscale PNG with a tRNS chunk', async () => {
