@@ -49,7 +49,8 @@ const MAX_WORKER_FAILURES = 3;
 
 const ALGORITHMS = Object.keys(DIGEST_BITS) as DigestAlgorithm[];
 
-const digestHex: (algorithm: DigestAlgorithm, bytes: Uint8Array) => string =
+/** One digest in one call: `crypto.hash` (Node 20.12+), else a Hash object; identical digests either way. */
+export const digestHex: (algorithm: DigestAlgorithm, bytes: Uint8Array) => string =
   typeof crypto.hash === 'function'
     ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
     : (algorithm, bytes) => createHash(algorithm).update(bytes).digest('hex');

@@ -3,18 +3,17 @@
  * calling thread copied into shared memory and answers with the hex digests.
  */
 
-import * as crypto from 'node:crypto';
-import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { DIGEST_BITS, type DigestMessage, type DigestReply } from './digest-offload';
+import {
+  DIGEST_BITS,
+  type DigestAlgorithm,
+  type DigestMessage,
+  type DigestReply,
+  digestHex,
+} from './digest-offload';
 
 if (!parentPort) throw new Error('digest-worker.js must run in a worker thread');
 const port = parentPort;
-
-const digestHex: (algorithm: string, bytes: Uint8Array) => string =
-  typeof crypto.hash === 'function'
-    ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
-    : (algorithm, bytes) => createHash(algorithm).update(bytes).digest('hex');
 
 const slots: SharedArrayBuffer[] = [];
 
@@ -29,7 +28,7 @@ port.on('message', (message: DigestMessage) => {
     const bytes = new Uint8Array(slots[slot]!, 0, length);
     const reply: (number | string)[] = [id];
     for (const [name, bit] of Object.entries(DIGEST_BITS)) {
-      if (algorithms & bit) reply.push(digestHex(name, bytes));
+      if (algorithms & bit) reply.push(digestHex(name as DigestAlgorithm, bytes));
     }
     port.postMessage(reply);
   } catch {

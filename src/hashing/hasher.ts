@@ -6,12 +6,11 @@
  * an exception.
  */
 
-import * as crypto from 'node:crypto';
 import { createHash, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCodes, HashgateError } from '../errors';
-import { DigestOffload } from './digest-offload';
+import { DigestOffload, digestHex } from './digest-offload';
 import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
 import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
 import type {
@@ -42,12 +41,6 @@ const OFFLOAD_MIN_BYTES = 64 * 1024;
 const OFFLOAD_SLOTS = 4;
 /** A digest the digest thread has not answered by then is computed on the calling thread. */
 const OFFLOAD_STALL_MS = 5_000;
-
-/** `crypto.hash` (Node 20.12+), else a Hash object: identical digests either way. */
-const digestHex: (algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Array) => string =
-  typeof crypto.hash === 'function'
-    ? (algorithm, bytes) => crypto.hash(algorithm, bytes, 'hex')
-    : (algorithm, bytes) => createHash(algorithm).update(bytes).digest('hex');
 
 /** Counters of the worker pool, for metrics and readiness. */
 export interface HasherStats {
