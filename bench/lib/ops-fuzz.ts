@@ -25,6 +25,7 @@ import {
   verifyManifestSignature,
 } from '../../src/lists/keys';
 import { parseManifest } from '../../src/lists/manifest';
+import { crc32 } from './crc32';
 import { seededRandom } from './ops-random';
 
 /** A seeded random source with the helpers the mutators need. */
@@ -92,22 +93,6 @@ export async function seedImages(files: readonly { name: string; bytes: Buffer }
     });
   }
   return out;
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 interface Chunk {

@@ -4,6 +4,7 @@
  */
 
 import sharp from 'sharp';
+import { seededRandom } from './ops-random';
 
 export interface Transform {
   readonly name: string;
@@ -21,18 +22,6 @@ async function size(input: Buffer): Promise<{ w: number; h: number }> {
 }
 
 const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
-
-/** Small deterministic PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Applies `f` to every colour sample (alpha left alone) of the raw pixels, then encodes PNG. */
 async function mapRaw(input: Buffer, f: (value: number, index: number) => number): Promise<Buffer> {
@@ -183,7 +172,7 @@ export const TRANSFORMS: readonly Transform[] = [
     name: 'noise (gauss sd 12)',
     group: 'filter',
     apply: (i, seed) => {
-      const rnd = mulberry32(seed);
+      const rnd = seededRandom(seed);
       return mapRaw(i, (v) => {
         const g = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
         return v + 12 * g;

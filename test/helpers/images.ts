@@ -1,6 +1,7 @@
 /** Generates benign synthetic test images and hostile inputs, so that tests need few stored files. */
 
 import sharp from 'sharp';
+import { crc32 } from '../../bench/lib/crc32';
 
 /** RGB pixels of a deterministic "photo-like" scene: smooth gradients, discs and bars, so PDQ quality is high. */
 export function syntheticRgb(width: number, height: number, seed = 1): Buffer {
@@ -41,22 +42,6 @@ export function animatedGif(frames: number, side = 64): Promise<Buffer> {
   return sharp(all, { raw: { width: side, height: side * frames, channels: 3, pageHeight: side } })
     .gif()
     .toBuffer();
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 function pngChunk(type: string, data: Buffer): Buffer {
