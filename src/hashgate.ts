@@ -286,6 +286,19 @@ function closestPerEntry(matches: MatchRecord[]): MatchRecord[] {
   return best.size === matches.length ? matches : [...best.values()];
 }
 
+/** What an incident and a ledger record say about an uploaded file. */
+function fileFacts(
+  file: ScanFile,
+  outcome: HashOutcome,
+): { originalName: string | null; declaredType: string | null; sniffedType: string; size: number } {
+  return {
+    originalName: file.originalName ?? null,
+    declaredType: file.declaredType ?? null,
+    sniffedType: outcome.format,
+    size: outcome.size,
+  };
+}
+
 function bytesOf(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
@@ -756,12 +769,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
           port: context.uploader?.port ?? null,
           userAgent: context.uploader?.userAgent ?? null,
         },
-        file: {
-          originalName: file.originalName ?? null,
-          declaredType: file.declaredType ?? null,
-          sniffedType: outcome.format,
-          size: outcome.size,
-        },
+        file: fileFacts(file, outcome),
         hashes: outcome.hashes,
         matches: matches.map((m) => ({
           list: m.list,
@@ -866,12 +874,7 @@ export function createHashgate(options: HashgateOptions): Hashgate {
           route: context.route ?? null,
           requestId: context.requestId ?? null,
           uploader: { userId: context.uploader?.userId ?? null, ip: context.uploader?.ip ?? null },
-          file: {
-            originalName: file.originalName ?? null,
-            declaredType: file.declaredType ?? null,
-            sniffedType: outcome.format,
-            size: outcome.size,
-          },
+          file: fileFacts(file, outcome),
           hashes: outcome.hashes,
         },
         !outcome.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason)),
