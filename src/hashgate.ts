@@ -26,7 +26,7 @@ import type { ExactHashes } from './hashing/exact';
 import { hammingBytes } from './hashing/hamming';
 import { getHashType } from './hashing/hash-types';
 import { createHasher, exactAsComputed, type Hasher } from './hashing/hasher';
-import type { ComputedHash, HashOutcome, PerceptualOutcome, UnavailableHash } from './hashing/outcome';
+import type { ComputedHash, HashOutcome, UnavailableHash } from './hashing/outcome';
 import type { HashSource } from './hashing/perceptual';
 import {
   type BacklogItem,
@@ -826,22 +826,23 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       matches = [...hit.matches];
       cached = true;
     } else {
-      // The worker starts decoding before this thread digests MD5 and SHA-1.
-      const perceptualJob = hasher.perceptual(source);
-      const [exact, perceptual]: [ExactHashes, PerceptualOutcome] = await Promise.all([
-        file.exact ?? hasher.exact(source, sha256),
-        perceptualJob,
-      ]);
+      // Without digests from the storage engine, the worker that decodes the file digests MD5
+      // and SHA-1 meanwhile.
+      if (file.exact) {
+        const perceptual = await hasher.perceptual(source);
+        outcome = {
+          ...perceptual,
+          size: file.exact.size,
+          hashes: [...exactAsComputed(file.exact), ...perceptual.hashes],
+        };
+      } else {
+        outcome = await hasher.hash(source, sha256);
+      }
       tPerceptual = performance.now();
-      outcome = {
-        ...perceptual,
-        size: exact.size,
-        hashes: [...exactAsComputed(exact), ...perceptual.hashes],
-      };
       matches = findMatches(outcome.hashes);
-      const finished = !perceptual.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason));
+      const finished = !outcome.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason));
       if (finished && holder.generation === generation && generation > 0)
-        cache.set(exact.sha256, generation, { outcome, matches });
+        cache.set(sha256, generation, { outcome, matches });
     }
     // Lists missing from the index the file was matched against (read in the same tick as the matching).
     const unchecked = unindexedLists;

@@ -10,8 +10,9 @@ import { createHash, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCodes, HashgateError } from '../errors';
-import { DigestOffload, digestHex } from './digest-offload';
+import { DIGEST_BITS, type DigestAlgorithm, DigestOffload, type Digests, digestHex } from './digest-offload';
 import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
+import type { HashJob, HashJobResult } from './hash-worker';
 import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
 import type {
   ComputedHash,
@@ -65,8 +66,13 @@ export interface Hasher {
   sha256(source: HashSource): Promise<string>;
   /** Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool. */
   perceptual(source: HashSource): Promise<PerceptualOutcome>;
-  /** Every hash of the file: the exact ones first, then the perceptual ones. */
-  hash(source: HashSource): Promise<HashOutcome>;
+  /**
+   * Every hash of the file: the exact ones first, then the perceptual ones. The exact digests of
+   * an in-memory image are computed by the worker that decodes it, while libvips decodes; a
+   * `sha256` the caller already has (the cache key) is reused. The buffer must not change until
+   * the promise settles.
+   */
+  hash(source: HashSource, sha256?: string): Promise<HashOutcome>;
   /** Pool counters. */
   stats(): HasherStats;
   /** Stops the worker threads. Pending perceptual jobs resolve as `unavailable` (`worker-failed`). */
@@ -146,10 +152,11 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   const config = parseHashingOptions(options);
   const pool =
     config.workers > 0
-      ? new WorkerPool<{ source: HashSource; config: HashingConfig }, PerceptualOutcome>(
-          resolveWorkerScript(__dirname, 'hash-worker'),
-          { size: config.workers, maxQueue: config.maxQueue, jobTimeoutMs: config.timeoutMs + 5_000 },
-        )
+      ? new WorkerPool<HashJob, HashJobResult>(resolveWorkerScript(__dirname, 'hash-worker'), {
+          size: config.workers,
+          maxQueue: config.maxQueue,
+          jobTimeoutMs: config.timeoutMs + 5_000,
+        })
       : undefined;
   const offload =
     config.workers > 0
@@ -161,42 +168,53 @@ export function createHasher(options: HashingOptions = {}): Hasher {
         })
       : undefined;
 
-  const perceptual = async (source: HashSource): Promise<PerceptualOutcome> => {
-    // Files that are no decodable image are settled here from their first bytes: a large video
-    // is not copied to a worker only to be told it is not an image.
-    if (
-      !pool ||
-      ('bytes' in source && !DECODABLE_FORMATS.has(sniffFormat(source.bytes.subarray(0, SNIFF_BYTES))))
-    ) {
-      return computePerceptual(source, config);
+  const unavailableAfter = (err: unknown): PerceptualOutcome => {
+    const { reason, detail } = poolFailureReason(err);
+    const unavailable: UnavailableHash[] = [];
+    for (const type of ['pdq', 'blockhash'] as const) {
+      unavailable.push(
+        config[type]
+          ? { type, reason, detail }
+          : { type, reason: 'disabled', detail: `${type === 'pdq' ? 'PDQ' : 'blockhash'} is turned off` },
+      );
     }
+    return {
+      format: 'unknown',
+      hashes: [],
+      unavailable,
+      timings: { decodeMs: 0, pdqMs: 0, blockhashMs: 0 },
+    };
+  };
+
+  // Files that are no decodable image are settled on this thread from their first bytes: a
+  // large video is not copied to a worker only to be told it is not an image.
+  const inPool = (source: HashSource): boolean =>
+    pool !== undefined &&
+    (!('bytes' in source) || DECODABLE_FORMATS.has(sniffFormat(source.bytes.subarray(0, SNIFF_BYTES))));
+
+  /** Runs one job in the pool; never rejects: a failed job is an outcome with the reason and no digests. */
+  const runInPool = async (
+    source: HashSource,
+    digests: readonly DigestAlgorithm[],
+  ): Promise<HashJobResult> => {
     try {
+      let bits = 0;
+      for (const a of digests) bits |= DIGEST_BITS[a];
       // The caller's buffer (multer's req.file.buffer) must stay usable, so the worker gets a
       // copy of exactly its bytes, transferred: one copy, where a structured clone of the view
       // would copy its whole backing store twice (serialise, then deserialise).
       if ('bytes' in source) {
         const bytes = new Uint8Array(source.bytes);
-        return await pool.run({ source: { bytes }, config }, [bytes.buffer]);
+        return await pool!.run({ source: { bytes }, config, digests: bits }, [bytes.buffer]);
       }
-      return await pool.run({ source, config });
+      return await pool!.run({ source, config });
     } catch (err) {
-      const { reason, detail } = poolFailureReason(err);
-      const unavailable: UnavailableHash[] = [];
-      for (const type of ['pdq', 'blockhash'] as const) {
-        unavailable.push(
-          config[type]
-            ? { type, reason, detail }
-            : { type, reason: 'disabled', detail: `${type === 'pdq' ? 'PDQ' : 'blockhash'} is turned off` },
-        );
-      }
-      return {
-        format: 'unknown',
-        hashes: [],
-        unavailable,
-        timings: { decodeMs: 0, pdqMs: 0, blockhashMs: 0 },
-      };
+      return { outcome: unavailableAfter(err) };
     }
   };
+
+  const perceptual = async (source: HashSource): Promise<PerceptualOutcome> =>
+    inPool(source) ? (await runInPool(source, [])).outcome : computePerceptual(source, config);
 
   const exact = async (source: HashSource, sha256?: string): Promise<ExactHashes> => {
     if (!('bytes' in source)) return exactHashesOfFile(source.path);
@@ -222,10 +240,24 @@ export function createHasher(options: HashingOptions = {}): Hasher {
     exact,
     sha256: (source: HashSource) => sha256Of(source, offload),
     perceptual,
-    async hash(source: HashSource): Promise<HashOutcome> {
-      // The worker starts decoding before this thread digests.
-      const perceptualJob = perceptual(source);
-      const [digests, percept] = await Promise.all([exact(source), perceptualJob]);
+    async hash(source: HashSource, sha256?: string): Promise<HashOutcome> {
+      let digests: ExactHashes;
+      let percept: PerceptualOutcome;
+      if ('bytes' in source && inPool(source) && source.bytes.byteLength <= config.maxInputBytes) {
+        // One hop: the worker digests the bytes while libvips decodes them.
+        const wanted: DigestAlgorithm[] = sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'];
+        const job = await runInPool(source, wanted);
+        percept = job.outcome;
+        const d: Digests = { ...(sha256 !== undefined ? { sha256 } : {}), ...job.digests };
+        digests =
+          d.md5 !== undefined && d.sha1 !== undefined && d.sha256 !== undefined
+            ? { md5: d.md5, sha1: d.sha1, sha256: d.sha256, size: source.bytes.byteLength }
+            : await exact(source, sha256); // the worker failed: the digests are never skipped
+      } else {
+        // The worker (or this thread) starts decoding before this thread digests.
+        const perceptualJob = perceptual(source);
+        [digests, percept] = await Promise.all([exact(source, sha256), perceptualJob]);
+      }
       return { ...percept, size: digests.size, hashes: [...exactAsComputed(digests), ...percept.hashes] };
     },
     stats(): HasherStats {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,5 +208,63 @@ describe('hashing options', () => {
     expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256']);
     expect(reasons(outcome)).toEqual({ pdq: 'too-large', blockhash: 'too-large' });
     await hasher.close();
+  });
+});
+
+describe('exact digests of an in-memory image in the worker', () => {
+  const digestsOf = (bytes: Uint8Array): Record<string, string> =>
+    Object.fromEntries(
+      (['md5', 'sha1', 'sha256'] as const).map((a) => [a, createHash(a).update(bytes).digest('hex')]),
+    );
+  const exactOf = (outcome: HashOutcome): Record<string, string> =>
+    Object.fromEntries(
+      outcome.hashes.filter((h) => ['md5', 'sha1', 'sha256'].includes(h.type)).map((h) => [h.type, h.hex]),
+    );
+
+  it('are the digests of the bytes, at every size around the thresholds', async () => {
+    const hasher = createHasher({ workers: 1 });
+    try {
+      const jpeg = await syntheticImage(320, 240);
+      // A JPEG padded past the end of its image data (decoders stop at the end marker) to sizes on
+      // either side of the digest thread's bounds and the slice size.
+      for (const size of [jpeg.length, 64 * 1024 - 1, 64 * 1024 + 1, (1 << 20) + 7, 4 * 1024 * 1024 + 3]) {
+        const bytes = Buffer.concat([jpeg, randomBytes(Math.max(0, size - jpeg.length))]);
+        const outcome = await hasher.hash({ bytes });
+        expect(exactOf(outcome)).toEqual(digestsOf(bytes));
+        expect(outcome.size).toBe(bytes.length);
+        expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash']);
+      }
+    } finally {
+      await hasher.close();
+    }
+  });
+
+  it('reuse a SHA-256 the caller already has and compute the other two', async () => {
+    const hasher = createHasher({ workers: 1 });
+    try {
+      const jpeg = await syntheticImage(200, 160);
+      const known = digestsOf(jpeg);
+      const outcome = await hasher.hash({ bytes: jpeg }, known.sha256);
+      expect(exactOf(outcome)).toEqual(known);
+    } finally {
+      await hasher.close();
+    }
+  });
+
+  it('are computed on the calling thread when the worker cannot take the job', async () => {
+    // One worker and no queue: of two scans started together, the second is refused as
+    // overloaded, and its digests must still be there.
+    const hasher = createHasher({ workers: 1, maxQueue: 0 });
+    try {
+      const a = await syntheticImage(400, 300, 'jpeg', 1);
+      const b = await syntheticImage(400, 300, 'jpeg', 2);
+      const [first, second] = await Promise.all([hasher.hash({ bytes: a }), hasher.hash({ bytes: b })]);
+      expect(reasons(first)).toEqual({});
+      expect(reasons(second)).toEqual({ pdq: 'overloaded', blockhash: 'overloaded' });
+      expect(exactOf(first)).toEqual(digestsOf(a));
+      expect(exactOf(second)).toEqual(digestsOf(b));
+    } finally {
+      await hasher.close();
+    }
   });
 });
