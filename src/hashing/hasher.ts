@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCodes, HashgateError } from '../errors';
 import { DIGEST_BITS, type DigestAlgorithm, DigestOffload, type Digests, digestHex } from './digest-offload';
-import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
+import { type ExactHashes, exactHashesOfFile } from './exact';
 import type { HashJob, HashJobResult } from './hash-worker';
 import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
 import type {
@@ -59,7 +59,8 @@ export interface Hasher {
    * MD5, SHA-1 and SHA-256 of the original bytes: one read of a file; a buffer of 64 KiB to 4 MiB
    * on the digest thread, a smaller one in one call per digest, a larger one in slices that
    * yield. `sha256`, when the caller already has it (the cache key), is reused for a buffer
-   * digested in one go. The buffer must not change until the promise settles.
+   * (a file is read once for all three anyway). The buffer must not change until the promise
+   * settles.
    */
   exact(source: HashSource, sha256?: string): Promise<ExactHashes>;
   /** SHA-256 alone (the verdict cache's key), on the digest thread like {@link Hasher.exact}. */
@@ -115,15 +116,26 @@ async function sha256Of(source: HashSource, offload: DigestOffload | undefined):
   return h.digest('hex');
 }
 
-async function exactOfBuffer(bytes: Uint8Array): Promise<ExactHashes> {
-  const hasher = new ExactHasher();
+/** The digests of a large buffer in slices that yield; a SHA-256 the caller has is not computed again. */
+async function exactOfBuffer(bytes: Uint8Array, sha256?: string): Promise<ExactHashes> {
+  const md5 = createHash('md5');
+  const sha1 = createHash('sha1');
+  const sha = sha256 === undefined ? createHash('sha256') : undefined;
   for (let offset = 0; offset < bytes.byteLength; offset += EXACT_SLICE_BYTES) {
     // Yield before every slice, the first included: many uploads started in one tick must not
     // each hash a slice before the event loop gets a turn.
     await yieldToLoop();
-    hasher.update(bytes.subarray(offset, offset + EXACT_SLICE_BYTES));
+    const slice = bytes.subarray(offset, offset + EXACT_SLICE_BYTES);
+    md5.update(slice);
+    sha1.update(slice);
+    sha?.update(slice);
   }
-  return hasher.digest();
+  return {
+    md5: md5.digest('hex'),
+    sha1: sha1.digest('hex'),
+    sha256: sha256 ?? sha!.digest('hex'),
+    size: bytes.byteLength,
+  };
 }
 
 function poolFailureReason(err: unknown): { reason: UnavailableReason; detail: string } {
@@ -226,7 +238,7 @@ export function createHasher(options: HashingOptions = {}): Hasher {
       );
       return { md5: d.md5!, sha1: d.sha1!, sha256: sha256 ?? d.sha256!, size: bytes.byteLength };
     }
-    if (bytes.byteLength > EXACT_SLICE_BYTES) return exactOfBuffer(bytes);
+    if (bytes.byteLength > EXACT_SLICE_BYTES) return exactOfBuffer(bytes, sha256);
     return {
       md5: digestHex('md5', bytes),
       sha1: digestHex('sha1', bytes),

@@ -251,6 +251,28 @@ describe('exact digests of an in-memory image in the worker', () => {
     }
   });
 
+  it('never compute a SHA-256 the caller passed in again, whatever the size', async () => {
+    // A stand-in SHA-256 that no bytes have: it comes back only if it was reused.
+    const given = 'f'.repeat(64);
+    for (const workers of [1, 0]) {
+      const hasher = createHasher({ workers });
+      try {
+        for (const size of [1000, 200 * 1024, 2 * 1024 * 1024, 5 * 1024 * 1024]) {
+          const bytes = randomBytes(size);
+          const { sha256: _real, ...others } = digestsOf(bytes);
+          const exact = await hasher.exact({ bytes }, given);
+          expect({ md5: exact.md5, sha1: exact.sha1, sha256: exact.sha256, size: exact.size }).toEqual({
+            ...others,
+            sha256: given,
+            size,
+          });
+        }
+      } finally {
+        await hasher.close();
+      }
+    }
+  });
+
   it('are computed on the calling thread when the worker cannot take the job', async () => {
     // One worker and no queue: of two scans started together, the second is refused as
     // overloaded, and its digests must still be there.
