@@ -6,7 +6,9 @@
  * Per image: the time sharp needs to decode it to raw pixels (the floor), a full scan (exact
  * hashes, decode, PDQ with its 8 dihedral variants, blockhash) through the worker pool, PDQ alone
  * and blockhash alone, each as a ratio to the floor; medians over the set. The floor and the scan
- * take turns going first; the floor without its ICC transform is printed for reference. Then the event loop's
+ * take turns going first; the floor without its ICC transform is printed for reference, and, for the
+ * photos around the median ratio, what each part of the scan adds (decode, PDQ, blockhash, the framed
+ * content, and the hand-offs between threads with the rest). Then the event loop's
  * maximum and p99 delay while the whole set is scanned at full concurrency.
  */
 
@@ -68,6 +70,16 @@ async function main(): Promise<void> {
   const rPdq: number[] = [];
   const rBh: number[] = [];
   const inWorker = { decode: [] as number[], pdq: [] as number[], blockhash: [] as number[] };
+  // Per image, each part of the scan as a ratio to that image's floor; `rest` is everything outside
+  // the worker's decode and hashing (the hand-offs between threads, the calling thread's work).
+  const parts: {
+    ratio: number;
+    decode: number;
+    pdq: number;
+    blockhash: number;
+    trim: number;
+    rest: number;
+  }[] = [];
   const limits = { maxPixels: 100_000_000, timeoutMs: 60_000, frame: 0, failOn: 'error' as const };
   const floorNoIcc: number[] = [];
   const rFullNoIcc: number[] = [];
@@ -120,6 +132,16 @@ async function main(): Promise<void> {
     bhOnly.push(b);
     megapixels.push((img.width * img.height) / 1e6);
     rFull.push(s / f);
+    const tm = outcome.timings;
+    const trimMs = tm.trimMs ?? 0;
+    parts.push({
+      ratio: s / f,
+      decode: tm.decodeMs / f,
+      pdq: tm.pdqMs / f,
+      blockhash: tm.blockhashMs / f,
+      trim: trimMs / f,
+      rest: (s - tm.decodeMs - tm.pdqMs - tm.blockhashMs - trimMs) / f,
+    });
     rPdq.push(p / f);
     rBh.push(b / f);
   }
@@ -137,6 +159,15 @@ async function main(): Promise<void> {
   );
   console.log(
     `    inside the worker: decode ${fmt(quantile(inWorker.decode, 0.5))} ms, pdq ${fmt(quantile(inWorker.pdq, 0.5))} ms, blockhash ${fmt(quantile(inWorker.blockhash, 0.5))} ms`,
+  );
+  // The photos around the median ratio (the middle fifth), part by part: where the ratio goes.
+  const middle = [...parts]
+    .sort((a, b) => a.ratio - b.ratio)
+    .slice(Math.floor(parts.length * 0.4), Math.ceil(parts.length * 0.6));
+  const mean = (k: keyof (typeof parts)[number]): string =>
+    fmt(middle.reduce((sum, p) => sum + p[k], 0) / Math.max(1, middle.length));
+  console.log(
+    `    around the median (middle fifth, ${middle.length} photos, mean ratio ${mean('ratio')}x): decode ${mean('decode')}x, pdq ${mean('pdq')}x, blockhash ${mean('blockhash')}x, framed content ${mean('trim')}x, hand-offs and the rest ${mean('rest')}x`,
   );
   console.log(
     `  pdq + 8 variants alone       ${fmt(quantile(pdqOnly, 0.5))} ms   ratio ${fmt(quantile(rPdq, 0.5))}x`,
