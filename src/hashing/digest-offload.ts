@@ -49,6 +49,18 @@ const MAX_WORKER_FAILURES = 3;
 
 const ALGORITHMS = Object.keys(DIGEST_BITS) as DigestAlgorithm[];
 
+/** The bits of {@link DIGEST_BITS} for `algorithms`. */
+export function digestBits(algorithms: readonly DigestAlgorithm[]): number {
+  let bits = 0;
+  for (const a of algorithms) bits |= DIGEST_BITS[a];
+  return bits;
+}
+
+/** The algorithms whose bits are set in `bits`, in the order of {@link DIGEST_BITS}. */
+export function digestAlgorithms(bits: number): DigestAlgorithm[] {
+  return ALGORITHMS.filter((a) => bits & DIGEST_BITS[a]);
+}
+
 /** One digest in one call: `crypto.hash` (Node 20.12+), else a Hash object; identical digests either way. */
 export const digestHex: (algorithm: DigestAlgorithm, bytes: Uint8Array) => string =
   typeof crypto.hash === 'function'
@@ -119,8 +131,7 @@ export class DigestOffload {
     if (!worker || !slot) return Promise.resolve(digestsHere(bytes, algorithms));
     slot.view.set(bytes);
     const id = this.#nextId++;
-    let mask = 0;
-    for (const a of algorithms) mask |= DIGEST_BITS[a];
+    const mask = digestBits(algorithms);
     return new Promise<Digests>((resolve) => {
       this.#pending.set(id, { slot, bytes, algorithms, resolve, startedAt: Date.now() });
       if (this.#pending.size === 1) worker.ref();

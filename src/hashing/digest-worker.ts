@@ -4,13 +4,7 @@
  */
 
 import { parentPort } from 'node:worker_threads';
-import {
-  DIGEST_BITS,
-  type DigestAlgorithm,
-  type DigestMessage,
-  type DigestReply,
-  digestHex,
-} from './digest-offload';
+import { type DigestMessage, type DigestReply, digestAlgorithms, digestHex } from './digest-offload';
 
 if (!parentPort) throw new Error('digest-worker.js must run in a worker thread');
 const port = parentPort;
@@ -27,9 +21,7 @@ port.on('message', (message: DigestMessage) => {
   try {
     const bytes = new Uint8Array(slots[slot]!, 0, length);
     const reply: (number | string)[] = [id];
-    for (const [name, bit] of Object.entries(DIGEST_BITS)) {
-      if (algorithms & bit) reply.push(digestHex(name as DigestAlgorithm, bytes));
-    }
+    for (const a of digestAlgorithms(algorithms)) reply.push(digestHex(a, bytes));
     port.postMessage(reply);
   } catch {
     port.postMessage([id, null] satisfies DigestReply);

@@ -6,7 +6,7 @@
  */
 
 import { parentPort } from 'node:worker_threads';
-import { DIGEST_BITS, type DigestAlgorithm, type Digests, digestsHere } from './digest-offload';
+import { type DIGEST_BITS, type Digests, digestAlgorithms, digestsHere } from './digest-offload';
 import type { HashingConfig } from './hasher-options';
 import type { PerceptualOutcome } from './outcome';
 import { computePerceptual, type HashSource } from './perceptual';
@@ -35,10 +35,6 @@ interface Request {
 if (!parentPort) throw new Error('hash-worker.js must run in a worker thread');
 const port = parentPort;
 
-function wanted(bits: number): DigestAlgorithm[] {
-  return (Object.keys(DIGEST_BITS) as DigestAlgorithm[]).filter((a) => bits & DIGEST_BITS[a]);
-}
-
 port.on('message', (req: Request) => {
   const { source, config, digests: bits = 0 } = req.message;
   // Runs until the decode is queued on libuv's thread pool; the digests are computed meanwhile.
@@ -46,7 +42,7 @@ port.on('message', (req: Request) => {
   let digests: Digests | undefined;
   if (bits !== 0 && 'bytes' in source) {
     try {
-      digests = digestsHere(source.bytes, wanted(bits));
+      digests = digestsHere(source.bytes, digestAlgorithms(bits));
     } catch {
       // The calling thread computes them when they are missing from the answer.
       digests = undefined;

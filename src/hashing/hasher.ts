@@ -10,8 +10,8 @@ import { createHash, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCodes, HashgateError } from '../errors';
-import { DIGEST_BITS, type DigestAlgorithm, DigestOffload, type Digests, digestHex } from './digest-offload';
-import { type ExactHashes, exactHashesOfFile } from './exact';
+import { type DigestAlgorithm, DigestOffload, type Digests, digestBits, digestHex } from './digest-offload';
+import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
 import type { HashJob, HashJobResult } from './hash-worker';
 import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
 import type {
@@ -118,24 +118,14 @@ async function sha256Of(source: HashSource, offload: DigestOffload | undefined):
 
 /** The digests of a large buffer in slices that yield; a SHA-256 the caller has is not computed again. */
 async function exactOfBuffer(bytes: Uint8Array, sha256?: string): Promise<ExactHashes> {
-  const md5 = createHash('md5');
-  const sha1 = createHash('sha1');
-  const sha = sha256 === undefined ? createHash('sha256') : undefined;
+  const hasher = new ExactHasher(sha256);
   for (let offset = 0; offset < bytes.byteLength; offset += EXACT_SLICE_BYTES) {
     // Yield before every slice, the first included: many uploads started in one tick must not
     // each hash a slice before the event loop gets a turn.
     await yieldToLoop();
-    const slice = bytes.subarray(offset, offset + EXACT_SLICE_BYTES);
-    md5.update(slice);
-    sha1.update(slice);
-    sha?.update(slice);
+    hasher.update(bytes.subarray(offset, offset + EXACT_SLICE_BYTES));
   }
-  return {
-    md5: md5.digest('hex'),
-    sha1: sha1.digest('hex'),
-    sha256: sha256 ?? sha!.digest('hex'),
-    size: bytes.byteLength,
-  };
+  return hasher.digest();
 }
 
 function poolFailureReason(err: unknown): { reason: UnavailableReason; detail: string } {
@@ -210,14 +200,12 @@ export function createHasher(options: HashingOptions = {}): Hasher {
     digests: readonly DigestAlgorithm[],
   ): Promise<HashJobResult> => {
     try {
-      let bits = 0;
-      for (const a of digests) bits |= DIGEST_BITS[a];
       // The caller's buffer (multer's req.file.buffer) must stay usable, so the worker gets a
       // copy of exactly its bytes, transferred: one copy, where a structured clone of the view
       // would copy its whole backing store twice (serialise, then deserialise).
       if ('bytes' in source) {
         const bytes = new Uint8Array(source.bytes);
-        return await pool!.run({ source: { bytes }, config, digests: bits }, [bytes.buffer]);
+        return await pool!.run({ source: { bytes }, config, digests: digestBits(digests) }, [bytes.buffer]);
       }
       return await pool!.run({ source, config });
     } catch (err) {
