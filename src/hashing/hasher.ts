@@ -188,11 +188,14 @@ export function createHasher(options: HashingOptions = {}): Hasher {
     };
   };
 
-  // Files that are no decodable image are settled on this thread from their first bytes: a
-  // large video is not copied to a worker only to be told it is not an image.
+  // In-memory files that will not be decoded are settled on this thread, from their first bytes
+  // or their size: a large video, or an image over the byte limit, is not copied to a worker
+  // only to be told it is not decoded.
   const inPool = (source: HashSource): boolean =>
     pool !== undefined &&
-    (!('bytes' in source) || DECODABLE_FORMATS.has(sniffFormat(source.bytes.subarray(0, SNIFF_BYTES))));
+    (!('bytes' in source) ||
+      (source.bytes.byteLength <= config.maxInputBytes &&
+        DECODABLE_FORMATS.has(sniffFormat(source.bytes.subarray(0, SNIFF_BYTES)))));
 
   /** Runs one job in the pool; never rejects: a failed job is an outcome with the reason and no digests. */
   const runInPool = async (
@@ -243,7 +246,7 @@ export function createHasher(options: HashingOptions = {}): Hasher {
     async hash(source: HashSource, sha256?: string): Promise<HashOutcome> {
       let digests: ExactHashes;
       let percept: PerceptualOutcome;
-      if ('bytes' in source && inPool(source) && source.bytes.byteLength <= config.maxInputBytes) {
+      if ('bytes' in source && inPool(source)) {
         // One hop: the worker digests the bytes while libvips decodes them.
         const wanted: DigestAlgorithm[] = sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'];
         const job = await runInPool(source, wanted);

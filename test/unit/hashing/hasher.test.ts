@@ -273,6 +273,25 @@ describe('exact digests of an in-memory image in the worker', () => {
     }
   });
 
+  it('settle an image over the byte limit on the calling thread, without a worker', async () => {
+    // One worker, kept busy, and no queue: a file sent to the pool would come back overloaded.
+    const hasher = createHasher({ workers: 1, maxQueue: 0, maxInputBytes: 200_000 });
+    try {
+      const busy = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#369' } })
+        .png()
+        .toBuffer();
+      expect(busy.length).toBeLessThan(200_000);
+      const over = Buffer.concat([await syntheticImage(200, 200), randomBytes(300_000)]);
+      const first = hasher.hash({ bytes: busy });
+      const outcome = await hasher.hash({ bytes: over });
+      expect(reasons(outcome)).toEqual({ pdq: 'too-large', blockhash: 'too-large' });
+      expect(exactOf(outcome)).toEqual(digestsOf(over));
+      await first;
+    } finally {
+      await hasher.close();
+    }
+  });
+
   it('are computed on the calling thread when the worker cannot take the job', async () => {
     // One worker and no queue: of two scans started together, the second is refused as
     // overloaded, and its digests must still be there.
