@@ -812,8 +812,11 @@ export function createHashgate(options: HashgateOptions): Hashgate {
         : undefined;
     if (!source) throw new HashgateError(ErrorCodes.INVALID_OPTION, 'A file to scan needs `bytes` or `path`');
 
+    // A large upload is copied once into shared memory, in pieces, for the digest thread and the
+    // worker; the evidence keeps the original bytes.
+    const hashed = file.exact ? source : await hasher.share(source);
     // The cache needs only SHA-256; on a hit the MD5 and SHA-1 of the same bytes come with it.
-    const sha256 = file.exact?.sha256 ?? (await hasher.sha256(source));
+    const sha256 = file.exact?.sha256 ?? (await hasher.sha256(hashed));
     const tExact = performance.now();
     let outcome: HashOutcome;
     let matches: MatchRecord[];
@@ -829,14 +832,14 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       // Without digests from the storage engine, the worker that decodes the file digests MD5
       // and SHA-1 meanwhile.
       if (file.exact) {
-        const perceptual = await hasher.perceptual(source);
+        const perceptual = await hasher.perceptual(hashed);
         outcome = {
           ...perceptual,
           size: file.exact.size,
           hashes: [...exactAsComputed(file.exact), ...perceptual.hashes],
         };
       } else {
-        outcome = await hasher.hash(source, sha256);
+        outcome = await hasher.hash(hashed, sha256);
       }
       tPerceptual = performance.now();
       matches = findMatches(outcome.hashes);

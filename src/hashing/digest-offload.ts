@@ -9,6 +9,7 @@
 
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
 /** The digests the offload computes. */
@@ -21,13 +22,21 @@ export type Digests = Partial<Record<DigestAlgorithm, string>>;
 export const DIGEST_BITS: Readonly<Record<DigestAlgorithm, number>> = { md5: 1, sha1: 2, sha256: 4 };
 
 /**
- * Messages to the worker: a slot's shared memory (sent once, and again when the slot grows), or
- * a request to digest the first `length` bytes of a slot, with the algorithms as
- * {@link DIGEST_BITS}. Requests are small arrays: cloning a SharedArrayBuffer costs more.
+ * Messages to the worker: a slot's shared memory (sent once, and again when the slot grows); a
+ * request to digest the first `length` bytes of a slot, with the algorithms as
+ * {@link DIGEST_BITS} (a small array: cloning a SharedArrayBuffer costs more); or a request to
+ * digest bytes the caller already holds in shared memory of its own (a large upload).
  */
 export type DigestMessage =
   | { readonly slot: number; readonly memory: SharedArrayBuffer }
-  | readonly [id: number, slot: number, length: number, algorithms: number];
+  | readonly [id: number, slot: number, length: number, algorithms: number]
+  | {
+      readonly id: number;
+      readonly memory: SharedArrayBuffer;
+      readonly offset: number;
+      readonly length: number;
+      readonly algorithms: number;
+    };
 
 /** The answer: `[id, ...hex digests]` in the order of {@link DIGEST_BITS}, or `[id, null]` when digesting failed. */
 export type DigestReply = readonly [id: number, ...digests: (string | null)[]];
@@ -74,6 +83,42 @@ export function digestsHere(bytes: Uint8Array, algorithms: readonly DigestAlgori
   return out;
 }
 
+/** Bytes digested between two yields to the event loop by {@link digestsInSlices}. */
+export const DIGEST_SLICE_BYTES = 1 << 20;
+
+/**
+ * The digests of `bytes` on the calling thread, 1 MiB at a time with a turn of the event loop
+ * before each slice (the first included: many uploads started in one tick must not each hash a
+ * slice before the event loop gets one).
+ */
+export async function digestsInSlices(
+  bytes: Uint8Array,
+  algorithms: readonly DigestAlgorithm[],
+): Promise<Digests> {
+  const hashes = algorithms.map((a) => [a, createHash(a)] as const);
+  for (let offset = 0; offset < bytes.byteLength; offset += DIGEST_SLICE_BYTES) {
+    await yieldToLoop();
+    const slice = bytes.subarray(offset, offset + DIGEST_SLICE_BYTES);
+    for (const [, h] of hashes) h.update(slice);
+  }
+  if (bytes.byteLength === 0) await yieldToLoop();
+  const out: Digests = {};
+  for (const [a, h] of hashes) out[a] = h.digest('hex');
+  return out;
+}
+
+/** The digests of `bytes` on the calling thread: in one call, or in slices when they are large. */
+function digestsHereFor(bytes: Uint8Array, algorithms: readonly DigestAlgorithm[]): Promise<Digests> {
+  return bytes.byteLength > DIGEST_SLICE_BYTES
+    ? digestsInSlices(bytes, algorithms)
+    : Promise.resolve(digestsHere(bytes, algorithms));
+}
+
+/** Whether `bytes` lie in shared memory (which another thread can read without a copy). */
+export function isShared(bytes: Uint8Array): boolean {
+  return typeof SharedArrayBuffer === 'function' && bytes.buffer instanceof SharedArrayBuffer;
+}
+
 interface Slot {
   readonly index: number;
   view: Uint8Array;
@@ -81,10 +126,11 @@ interface Slot {
 }
 
 interface Pending {
-  readonly slot: Slot;
+  /** The slot the bytes were copied into; none for bytes already in shared memory. */
+  readonly slot: Slot | undefined;
   readonly bytes: Uint8Array;
   readonly algorithms: readonly DigestAlgorithm[];
-  readonly resolve: (digests: Digests) => void;
+  readonly resolve: (digests: Digests | PromiseLike<Digests>) => void;
   readonly startedAt: number;
 }
 
@@ -118,25 +164,42 @@ export class DigestOffload {
   }
 
   /**
-   * The digests of `bytes`. Never rejects: whatever goes wrong with the worker, the digests are
-   * computed on the calling thread. `bytes` must not change until the promise settles.
+   * The digests of `bytes`. Bytes in shared memory ({@link isShared}) of at least `minBytes` are
+   * read by the worker where they are, whatever their size; others from `minBytes` to `maxBytes`
+   * are copied into a slot first. Never rejects: whatever goes wrong with the worker, the
+   * digests are computed on the calling thread (over 1 MiB, in slices that yield). `bytes` must
+   * not change until the promise settles.
    */
   digest(bytes: Uint8Array, algorithms: readonly DigestAlgorithm[]): Promise<Digests> {
     const { minBytes, maxBytes } = this.#options;
     const length = bytes.byteLength;
+    const shared = isShared(bytes);
     const usable =
-      !this.#closed && this.#failures < MAX_WORKER_FAILURES && length >= minBytes && length <= maxBytes;
+      !this.#closed &&
+      this.#failures < MAX_WORKER_FAILURES &&
+      length >= minBytes &&
+      (shared || length <= maxBytes);
     const worker = usable ? this.#ensureWorker() : undefined;
-    const slot = worker ? this.#takeSlot(worker, length) : undefined;
-    if (!worker || !slot) return Promise.resolve(digestsHere(bytes, algorithms));
-    slot.view.set(bytes);
+    const slot = worker && !shared ? this.#takeSlot(worker, length) : undefined;
+    if (!worker || (!shared && !slot)) return digestsHereFor(bytes, algorithms);
+    slot?.view.set(bytes);
     const id = this.#nextId++;
     const mask = digestBits(algorithms);
     return new Promise<Digests>((resolve) => {
       this.#pending.set(id, { slot, bytes, algorithms, resolve, startedAt: Date.now() });
       if (this.#pending.size === 1) worker.ref();
       this.#watch();
-      worker.postMessage([id, slot.index, length, mask] satisfies DigestMessage);
+      worker.postMessage(
+        (slot
+          ? [id, slot.index, length, mask]
+          : {
+              id,
+              memory: bytes.buffer as SharedArrayBuffer,
+              offset: bytes.byteOffset,
+              length,
+              algorithms: mask,
+            }) satisfies DigestMessage,
+      );
     });
   }
 
@@ -189,10 +252,10 @@ export class DigestOffload {
     const job = this.#pending.get(id);
     if (!job) return;
     this.#pending.delete(id);
-    job.slot.busy = false;
+    if (job.slot) job.slot.busy = false;
     if (this.#pending.size === 0) this.#worker?.unref();
     if (reply[1] === null || reply[1] === undefined) {
-      job.resolve(digestsHere(job.bytes, job.algorithms));
+      job.resolve(digestsHereFor(job.bytes, job.algorithms));
       return;
     }
     const out: Digests = {};
@@ -236,8 +299,8 @@ export class DigestOffload {
     if (this.#watchdog) clearTimeout(this.#watchdog);
     this.#watchdog = undefined;
     for (const job of jobs) {
-      job.slot.busy = false;
-      job.resolve(digestsHere(job.bytes, job.algorithms));
+      if (job.slot) job.slot.busy = false;
+      job.resolve(digestsHereFor(job.bytes, job.algorithms));
     }
   }
 }

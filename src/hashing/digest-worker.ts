@@ -11,15 +11,28 @@ const port = parentPort;
 
 const slots: SharedArrayBuffer[] = [];
 
-port.on('message', (message: DigestMessage) => {
-  if (!Array.isArray(message)) {
-    const { slot, memory } = message as { slot: number; memory: SharedArrayBuffer };
-    slots[slot] = memory;
-    return;
+/** The bytes a request names: in a slot, or in the caller's own shared memory. */
+type Request = { readonly id: number; readonly bytes: () => Uint8Array; readonly algorithms: number };
+
+function requestOf(message: DigestMessage): Request | undefined {
+  if (Array.isArray(message)) {
+    const [id, slot, length, algorithms] = message as readonly [number, number, number, number];
+    return { id, bytes: () => new Uint8Array(slots[slot]!, 0, length), algorithms };
   }
-  const [id, slot, length, algorithms] = message as readonly [number, number, number, number];
+  if ('slot' in message) {
+    slots[message.slot] = message.memory;
+    return undefined;
+  }
+  const { id, memory, offset, length, algorithms } = message as Extract<DigestMessage, { id: number }>;
+  return { id, bytes: () => new Uint8Array(memory, offset, length), algorithms };
+}
+
+port.on('message', (message: DigestMessage) => {
+  const request = requestOf(message);
+  if (!request) return;
+  const { id, algorithms } = request;
   try {
-    const bytes = new Uint8Array(slots[slot]!, 0, length);
+    const bytes = request.bytes();
     const reply: (number | string)[] = [id];
     for (const a of digestAlgorithms(algorithms)) reply.push(digestHex(a, bytes));
     port.postMessage(reply);

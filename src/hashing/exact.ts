@@ -21,23 +21,16 @@ export interface ExactHashes {
 export class ExactHasher {
   readonly #md5: Hash = createHash('md5');
   readonly #sha1: Hash = createHash('sha1');
-  readonly #sha256: Hash | undefined;
-  readonly #knownSha256: string | undefined;
+  readonly #sha256: Hash = createHash('sha256');
   #size = 0;
   #done = false;
-
-  /** @param knownSha256 - the SHA-256 of the bytes when the caller has it already: it is not computed again. */
-  constructor(knownSha256?: string) {
-    this.#knownSha256 = knownSha256;
-    this.#sha256 = knownSha256 === undefined ? createHash('sha256') : undefined;
-  }
 
   /** Feeds one chunk of bytes. */
   update(chunk: Uint8Array): this {
     if (this.#done) throw new Error('ExactHasher.update called after digest');
     this.#md5.update(chunk);
     this.#sha1.update(chunk);
-    this.#sha256?.update(chunk);
+    this.#sha256.update(chunk);
     this.#size += chunk.byteLength;
     return this;
   }
@@ -53,7 +46,7 @@ export class ExactHasher {
     return {
       md5: this.#md5.digest('hex'),
       sha1: this.#sha1.digest('hex'),
-      sha256: this.#knownSha256 ?? this.#sha256!.digest('hex'),
+      sha256: this.#sha256.digest('hex'),
       size: this.#size,
     };
   }

@@ -6,12 +6,22 @@
  * an exception.
  */
 
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { copyToShared, Yielder } from '../cooperative';
 import { ErrorCodes, HashgateError } from '../errors';
-import { type DigestAlgorithm, DigestOffload, type Digests, digestBits, digestHex } from './digest-offload';
-import { ExactHasher, type ExactHashes, exactHashesOfFile } from './exact';
+import {
+  DIGEST_SLICE_BYTES,
+  type DigestAlgorithm,
+  DigestOffload,
+  type Digests,
+  digestBits,
+  digestHex,
+  digestsHere,
+  digestsInSlices,
+  isShared,
+} from './digest-offload';
+import { type ExactHashes, exactHashesOfFile } from './exact';
 import type { HashJob, HashJobResult } from './hash-worker';
 import { type HashingConfig, type HashingOptions, parseHashingOptions } from './hasher-options';
 import type {
@@ -25,15 +35,14 @@ import { computePerceptual, type HashSource } from './perceptual';
 import { DECODABLE_FORMATS, SNIFF_BYTES, sniffFormat } from './sniff';
 import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
 
-/** Bytes hashed between two yields to the event loop when digesting an in-memory upload. */
-const EXACT_SLICE_BYTES = 1 << 20;
+/** Longest stretch of copying a large upload into shared memory before the event loop gets a turn. */
+const SHARE_SLICE_MS = 4;
 
 /**
  * In-memory uploads from {@link OFFLOAD_MIN_BYTES} up to this size are digested on the digest
- * thread (digest-offload.ts), from shared memory the calling thread copies them into: the copy
- * and the hand-off cost the event loop about a third of a SHA-256 (measured with SHA extensions)
- * and under a tenth of all three digests. Larger buffers have their SHA-256 from WebCrypto
- * (which copies them too, into fresh memory) and their MD5 and SHA-1 in slices that yield.
+ * thread (digest-offload.ts), from a reused shared-memory slot the calling thread copies them
+ * into. Larger ones are first copied into shared memory of their own, in slices that yield
+ * ({@link copyToShared}): the digest thread and the hashing worker then both read that one copy.
  */
 const OFFLOAD_MAX_BYTES = 4 * 1024 * 1024;
 /** Under this size a digest costs less than the hop to the digest thread: about 50 µs for SHA-256. */
@@ -56,13 +65,21 @@ export interface Hasher {
   /** The validated configuration. */
   readonly config: HashingConfig;
   /**
-   * MD5, SHA-1 and SHA-256 of the original bytes: one read of a file; a buffer of 64 KiB to 4 MiB
-   * on the digest thread, a smaller one in one call per digest, a larger one in slices that
-   * yield. `sha256`, when the caller already has it (the cache key), is reused for a buffer
-   * (a file is read once for all three anyway). The buffer must not change until the promise
-   * settles.
+   * MD5, SHA-1 and SHA-256 of the original bytes: one read of a file; a buffer of 64 KiB or more
+   * on the digest thread (over 4 MiB from a copy in shared memory, see {@link Hasher.share}), a
+   * smaller one in one call per digest. With `workers: 0`, everything on the calling thread,
+   * over 1 MiB in slices that yield. `sha256`, when the caller already has it (the cache key), is
+   * reused for a buffer (a file is read once for all three anyway). The buffer must not change
+   * until the promise settles.
    */
   exact(source: HashSource, sha256?: string): Promise<ExactHashes>;
+  /**
+   * For a caller that hands one in-memory upload to the hasher more than once (its cache key,
+   * then a scan): an upload over 4 MiB is copied into shared memory, giving the event loop a turn
+   * every few milliseconds, and the digest thread and the workers read that copy. Anything
+   * else (smaller buffers, files, bytes already in shared memory, `workers: 0`) comes back as is.
+   */
+  share(source: HashSource): Promise<HashSource>;
   /** SHA-256 alone (the verdict cache's key), on the digest thread like {@link Hasher.exact}. */
   sha256(source: HashSource): Promise<string>;
   /** Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool. */
@@ -89,21 +106,11 @@ export function exactAsComputed(exact: ExactHashes): ComputedHash[] {
   ];
 }
 
-async function sha256Of(source: HashSource, offload: DigestOffload | undefined): Promise<string> {
-  if ('bytes' in source && source.bytes.byteLength <= OFFLOAD_MAX_BYTES) {
-    return offload
-      ? ((await offload.digest(source.bytes, ['sha256'])).sha256 as string)
-      : digestHex('sha256', source.bytes);
-  }
-  if ('bytes' in source) {
-    // Larger buffers: WebCrypto digests run in libuv's thread pool: the cache key costs the
-    // event loop a copy of the bytes, not the hashing.
-    return Buffer.from(await webcrypto.subtle.digest('SHA-256', source.bytes)).toString('hex');
-  }
+async function sha256OfFile(path: string): Promise<string> {
   const h = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(source.path, {
-      highWaterMark: EXACT_SLICE_BYTES,
+    for await (const chunk of createReadStream(path, {
+      highWaterMark: DIGEST_SLICE_BYTES,
     }) as AsyncIterable<Buffer>)
       h.update(chunk);
   } catch (err) {
@@ -114,18 +121,6 @@ async function sha256Of(source: HashSource, offload: DigestOffload | undefined):
     );
   }
   return h.digest('hex');
-}
-
-/** The digests of a large buffer in slices that yield; a SHA-256 the caller has is not computed again. */
-async function exactOfBuffer(bytes: Uint8Array, sha256?: string): Promise<ExactHashes> {
-  const hasher = new ExactHasher(sha256);
-  for (let offset = 0; offset < bytes.byteLength; offset += EXACT_SLICE_BYTES) {
-    // Yield before every slice, the first included: many uploads started in one tick must not
-    // each hash a slice before the event loop gets a turn.
-    await yieldToLoop();
-    hasher.update(bytes.subarray(offset, offset + EXACT_SLICE_BYTES));
-  }
-  return hasher.digest();
 }
 
 function poolFailureReason(err: unknown): { reason: UnavailableReason; detail: string } {
@@ -170,6 +165,12 @@ export function createHasher(options: HashingOptions = {}): Hasher {
         })
       : undefined;
 
+  /** An in-memory upload as the digest thread and the workers read it best: see {@link Hasher.share}. */
+  const bytesToHand = async (bytes: Uint8Array): Promise<Uint8Array> =>
+    offload && bytes.byteLength > OFFLOAD_MAX_BYTES
+      ? copyToShared(bytes, new Yielder(SHARE_SLICE_MS, 1))
+      : bytes;
+
   const unavailableAfter = (err: unknown): PerceptualOutcome => {
     const { reason, detail } = poolFailureReason(err);
     const unavailable: UnavailableHash[] = [];
@@ -205,10 +206,14 @@ export function createHasher(options: HashingOptions = {}): Hasher {
     try {
       // The caller's buffer (multer's req.file.buffer) must stay usable, so the worker gets a
       // copy of exactly its bytes, transferred: one copy, where a structured clone of the view
-      // would copy its whole backing store twice (serialise, then deserialise).
+      // would copy its whole backing store twice (serialise, then deserialise). Bytes in shared
+      // memory are read by the worker where they are; a large upload is copied there in pieces.
       if ('bytes' in source) {
-        const bytes = new Uint8Array(source.bytes);
-        return await pool!.run({ source: { bytes }, config, digests: digestBits(digests) }, [bytes.buffer]);
+        const job = { config, digests: digestBits(digests) };
+        const bytes = await bytesToHand(source.bytes);
+        if (isShared(bytes)) return await pool!.run({ source: { bytes }, ...job });
+        const copy = new Uint8Array(bytes);
+        return await pool!.run({ source: { bytes: copy }, ...job }, [copy.buffer]);
       }
       return await pool!.run({ source, config });
     } catch (err) {
@@ -221,27 +226,35 @@ export function createHasher(options: HashingOptions = {}): Hasher {
 
   const exact = async (source: HashSource, sha256?: string): Promise<ExactHashes> => {
     if (!('bytes' in source)) return exactHashesOfFile(source.path);
-    const bytes = source.bytes;
-    if (offload && bytes.byteLength >= OFFLOAD_MIN_BYTES && bytes.byteLength <= OFFLOAD_MAX_BYTES) {
-      const d = await offload.digest(
-        bytes,
-        sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'],
-      );
-      return { md5: d.md5!, sha1: d.sha1!, sha256: sha256 ?? d.sha256!, size: bytes.byteLength };
+    const size = source.bytes.byteLength;
+    const wanted: DigestAlgorithm[] = sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'];
+    let d: Digests;
+    if (offload && size >= OFFLOAD_MIN_BYTES) {
+      d = await offload.digest(await bytesToHand(source.bytes), wanted);
+    } else {
+      d =
+        size > DIGEST_SLICE_BYTES
+          ? await digestsInSlices(source.bytes, wanted)
+          : digestsHere(source.bytes, wanted);
     }
-    if (bytes.byteLength > EXACT_SLICE_BYTES) return exactOfBuffer(bytes, sha256);
-    return {
-      md5: digestHex('md5', bytes),
-      sha1: digestHex('sha1', bytes),
-      sha256: sha256 ?? digestHex('sha256', bytes),
-      size: bytes.byteLength,
-    };
+    return { md5: d.md5!, sha1: d.sha1!, sha256: sha256 ?? d.sha256!, size };
+  };
+
+  const sha256 = async (source: HashSource): Promise<string> => {
+    if (!('bytes' in source)) return sha256OfFile(source.path);
+    if (offload) return (await offload.digest(await bytesToHand(source.bytes), ['sha256'])).sha256!;
+    return source.bytes.byteLength > DIGEST_SLICE_BYTES
+      ? (await digestsInSlices(source.bytes, ['sha256'])).sha256!
+      : digestHex('sha256', source.bytes);
   };
 
   return Object.freeze({
     config,
     exact,
-    sha256: (source: HashSource) => sha256Of(source, offload),
+    sha256,
+    async share(source: HashSource): Promise<HashSource> {
+      return 'bytes' in source ? { bytes: await bytesToHand(source.bytes) } : source;
+    },
     perceptual,
     async hash(source: HashSource, sha256?: string): Promise<HashOutcome> {
       let digests: ExactHashes;

@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { Yielder } from '../cooperative';
 import type { CachedVersion } from './cache';
-import { Yielder } from './cooperative';
 import { type DropCounts, type HashTypeResolver, SnapshotBuilder } from './entries';
 import { ListErrorCodes, listError } from './errors';
 import type { TrustedKey } from './keys';

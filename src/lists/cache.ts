@@ -9,12 +9,12 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
+import { copyToShared, Yielder } from '../cooperative';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { type AtomicWriteHooks, removeStaleTempFiles, writeFileAtomic } from './atomic-file';
 import { readLegacyListCache } from './cache-v1';
-import { Yielder } from './cooperative';
 import { type DropCounts, type HashTypeResolver, isValidCategory, snapshotSize } from './entries';
-import { allocBytes, columnarEntries, IdColumn, isColumnar } from './entry-ids';
+import { columnarEntries, IdColumn, isColumnar } from './entry-ids';
 import { ListErrorCodes, listError } from './errors';
 import type { TrustedKey } from './keys';
 import { type VerifiedManifest, verifyManifest } from './load';
@@ -185,15 +185,9 @@ async function sha256Sliced(buf: Uint8Array, from: number, yielder: Yielder): Pr
   return hash.digest();
 }
 
-/** A copy of `length` bytes at `at` in shared memory (see {@link allocBytes}), copied in slices. */
-async function copySection(file: Buffer, at: number, length: number, yielder: Yielder): Promise<Uint8Array> {
-  const out = allocBytes(length, true);
-  for (let off = 0; off < length; off += SLICE_BYTES) {
-    const n = Math.min(SLICE_BYTES, length - off);
-    out.set(file.subarray(at + off, at + off + n), off);
-    if (yielder.due()) await yielder.yield();
-  }
-  return out;
+/** A copy of `length` bytes at `at` in shared memory, copied in slices. */
+function copySection(file: Buffer, at: number, length: number, yielder: Yielder): Promise<Uint8Array> {
+  return copyToShared(file.subarray(at, at + length), yielder);
 }
 
 function isTypeHeader(v: unknown): v is TypeHeader {

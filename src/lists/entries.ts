@@ -4,9 +4,9 @@
  * sync needs (category filter, counts, "what was added").
  */
 
+import { forEachCooperative, Yielder } from '../cooperative';
 import { getHashType, type HashIssue, type HashType, PERCEPTUAL_WEIGHT_RANGE } from '../hashing/hash-types';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
-import { forEachCooperative, Yielder } from './cooperative';
 import { allocBytes, columnarEntries, IdColumn, IdSet, isColumnar } from './entry-ids';
 import { ListErrorCodes, listError } from './errors';
 

@@ -5,9 +5,9 @@
  */
 
 import { createHash } from 'node:crypto';
+import { Yielder } from '../cooperative';
 import type { HashType } from '../hashing/hash-types';
 import type { ListSnapshot } from '../snapshot';
-import { Yielder } from './cooperative';
 import { type DropCounts, type HashTypeResolver, isValidCategory, SnapshotBuilder } from './entries';
 import { ListErrorCodes, listError } from './errors';
 import { readLines } from './lines';

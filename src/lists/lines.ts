@@ -1,6 +1,6 @@
 /** Owns splitting a byte stream into text lines, with a line-length limit and cooperative yielding. */
 
-import { Yielder } from './cooperative';
+import { Yielder } from '../cooperative';
 
 /** Default longest accepted line, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;

@@ -6,8 +6,8 @@
 
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { Yielder } from '../cooperative';
 import type { ListSnapshot } from '../snapshot';
-import { Yielder } from './cooperative';
 import { DEFAULT_CATEGORY, type HashTypeResolver, isValidEntryId, type SnapshotBuilder } from './entries';
 import { entryIdAt, IdColumn, IdSet, isColumnar } from './entry-ids';
 import { ListErrorCodes, listError } from './errors';

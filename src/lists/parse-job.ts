@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { Yielder } from '../cooperative';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
-import { Yielder } from './cooperative';
 import { createHashTypeResolver, type DropCounts, type HashTypeResolver, SnapshotBuilder } from './entries';
 import { columnarEntries, IdColumn, isColumnar } from './entry-ids';
 import { errorCodeOf, type ListErrorCode, ListErrorCodes, listError } from './errors';

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { copyToShared, Yielder } from '../cooperative';
 import { invalidOption } from '../errors';
 import { getHashType, type HashKind } from '../hashing/hash-types';
 import { entryIdAt } from '../lists/entry-ids';
@@ -365,8 +366,6 @@ export function isBuildWorkerAvailable(): boolean {
   return existsSync(WORKER_SCRIPT);
 }
 
-const COPY_SLICE_BYTES = 1024 * 1024;
-
 /**
  * A view of `src` over shared memory, copied in slices that yield between them, so the worker
  * reads the hash columns without a structured-clone copy on the main thread. Columns already in
@@ -374,18 +373,9 @@ const COPY_SLICE_BYTES = 1024 * 1024;
  */
 async function shareColumn<T extends Uint8Array | Uint16Array>(src: T, sliceMs: number): Promise<T> {
   if (src.buffer instanceof SharedArrayBuffer) return src;
-  const shared = new SharedArrayBuffer(src.byteLength);
-  const to = new Uint8Array(shared);
-  const from = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
-  let deadline = performance.now() + sliceMs;
-  for (let off = 0; off < from.length; off += COPY_SLICE_BYTES) {
-    to.set(from.subarray(off, off + COPY_SLICE_BYTES), off);
-    if (performance.now() >= deadline) {
-      await yieldToEventLoop();
-      deadline = performance.now() + sliceMs;
-    }
-  }
-  return (src instanceof Uint16Array ? new Uint16Array(shared) : to) as T;
+  const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  const copy = await copyToShared(bytes, new Yielder(sliceMs, 1));
+  return (src instanceof Uint16Array ? new Uint16Array(copy.buffer) : copy) as T;
 }
 
 async function sharePlan(plan: BuildPlan, sliceMs: number): Promise<BuildPlan> {

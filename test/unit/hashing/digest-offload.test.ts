@@ -67,6 +67,36 @@ describe('digest offload', () => {
     }
   });
 
+  it('digests bytes in shared memory where they lie, at any size from the minimum on', async () => {
+    offload = new DigestOffload(SCRIPT, OPTIONS);
+    const memory = new SharedArrayBuffer(3 * 1024 * 1024 + 100);
+    const all = new Uint8Array(memory);
+    all.set(randomBytes(all.length));
+    for (const view of [
+      new Uint8Array(memory, 0, 1024),
+      new Uint8Array(memory, 100, (1 << 20) + 1),
+      new Uint8Array(memory, 77, 3 * 1024 * 1024),
+    ]) {
+      const pending = offload.digest(view, ALL);
+      expect(offload.inFlight).toBe(1);
+      await expect(pending).resolves.toEqual(expected(view, ALL));
+    }
+    // Under the minimum, the calling thread digests it in one call.
+    const tiny = new Uint8Array(memory, 5, 1023);
+    const pending = offload.digest(tiny, ['sha1']);
+    expect(offload.inFlight).toBe(0);
+    await expect(pending).resolves.toEqual(expected(tiny, ['sha1']));
+  });
+
+  it('answers shared bytes from the calling thread, in slices, when the worker dies', async () => {
+    offload = new DigestOffload(join(FIXTURES, 'workers/crashing-digest-worker.js'), OPTIONS);
+    const bytes = new Uint8Array(new SharedArrayBuffer(3 * 1024 * 1024 + 5));
+    bytes.set(randomBytes(bytes.length));
+    for (let i = 0; i < 4; i++)
+      await expect(offload.digest(bytes, ALL)).resolves.toEqual(expected(bytes, ALL));
+    expect(offload.inFlight).toBe(0);
+  });
+
   it('answers from the calling thread when the worker dies, and again after it gave up on the worker', async () => {
     offload = new DigestOffload(join(FIXTURES, 'workers/crashing-digest-worker.js'), OPTIONS);
     for (let i = 0; i < 5; i++) {

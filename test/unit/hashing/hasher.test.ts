@@ -227,7 +227,14 @@ describe('exact digests of an in-memory image in the worker', () => {
       const jpeg = await syntheticImage(320, 240);
       // A JPEG padded past the end of its image data (decoders stop at the end marker) to sizes on
       // either side of the digest thread's bounds and the slice size.
-      for (const size of [jpeg.length, 64 * 1024 - 1, 64 * 1024 + 1, (1 << 20) + 7, 4 * 1024 * 1024 + 3]) {
+      for (const size of [
+        jpeg.length,
+        64 * 1024 - 1,
+        64 * 1024 + 1,
+        (1 << 20) + 7,
+        4 * 1024 * 1024 + 3,
+        9 * 1024 * 1024 + 1,
+      ]) {
         const bytes = Buffer.concat([jpeg, randomBytes(Math.max(0, size - jpeg.length))]);
         const outcome = await hasher.hash({ bytes });
         expect(exactOf(outcome)).toEqual(digestsOf(bytes));
@@ -270,6 +277,56 @@ describe('exact digests of an in-memory image in the worker', () => {
       } finally {
         await hasher.close();
       }
+    }
+  });
+
+  it('of a large upload come from one copy in shared memory, made in slices the event loop runs between', async () => {
+    const hasher = createHasher({ workers: 1 });
+    try {
+      // Large enough that copying it takes several of the 4 ms slices on any machine.
+      const big = randomBytes(64 * 1024 * 1024);
+      let turns = 0;
+      let done = false;
+      const tick = (): void => {
+        turns++;
+        if (!done) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const shared = await hasher.share({ bytes: big });
+      done = true;
+      // The copy gave the event loop turns (done in one go, it would have had none).
+      expect(turns).toBeGreaterThanOrEqual(1);
+      if (!('bytes' in shared)) throw new Error('expected bytes');
+      expect(shared.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(Buffer.from(shared.bytes).equals(big)).toBe(true);
+      // Handing the shared copy over again makes no second copy.
+      const again = await hasher.share(shared);
+      expect('bytes' in again && again.bytes).toBe(shared.bytes);
+      // A file that is no image: its digests, and a known SHA-256 reused.
+      const known = digestsOf(big);
+      await expect(hasher.sha256(shared)).resolves.toBe(known.sha256);
+      const exact = await hasher.exact(shared, known.sha256);
+      expect({ md5: exact.md5, sha1: exact.sha1, sha256: exact.sha256 }).toEqual(known);
+      // Smaller buffers are not copied.
+      const small = randomBytes(1 << 20);
+      const same = await hasher.share({ bytes: small });
+      expect('bytes' in same && same.bytes).toBe(small);
+    } finally {
+      await hasher.close();
+    }
+  });
+
+  it('of a large upload stay on the calling thread with workers: 0', async () => {
+    const hasher = createHasher({ workers: 0 });
+    try {
+      const big = randomBytes(5 * 1024 * 1024);
+      const shared = await hasher.share({ bytes: big });
+      expect('bytes' in shared && shared.bytes).toBe(big);
+      await expect(hasher.sha256({ bytes: big })).resolves.toBe(digestsOf(big).sha256);
+      const exact = await hasher.exact({ bytes: big });
+      expect({ md5: exact.md5, sha1: exact.sha1, sha256: exact.sha256 }).toEqual(digestsOf(big));
+    } finally {
+      await hasher.close();
     }
   });
 

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Yielder } from '../../../src/lists/cooperative';
+import { Yielder } from '../../../src/cooperative';
 import { createHashTypeResolver } from '../../../src/lists/entries';
 import { entryIdAt } from '../../../src/lists/entry-ids';
 import { ListErrorCodes } from '../../../src/lists/errors';

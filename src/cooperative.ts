@@ -1,4 +1,7 @@
-/** Owns cooperative yielding: long loops over list entries give the event loop a turn every few milliseconds. */
+/**
+ * Owns cooperative yielding: long loops (over list entries, over the bytes of a large buffer)
+ * give the event loop a turn every few milliseconds.
+ */
 
 import { performance } from 'node:perf_hooks';
 
@@ -56,4 +59,27 @@ export async function forEachCooperative(
     fn(i);
     if (yielder.due()) await yielder.yield();
   }
+}
+
+/** Bytes copied between two looks at the clock by {@link copyToShared}. */
+const COPY_SLICE_BYTES = 1024 * 1024;
+
+/**
+ * A copy of `bytes` in shared memory, which a worker thread reads without another copy, made 1 MiB
+ * at a time with a turn of the event loop whenever `yielder` says its slice is used up: a fresh
+ * copy costs about 0.5 ms per MiB (most of it page faults), so a large buffer copied in one go
+ * would hold the event loop for tens of milliseconds. Bytes already in shared memory come back as
+ * they are.
+ */
+export async function copyToShared(
+  bytes: Uint8Array,
+  yielder = new Yielder(DEFAULT_SLICE_MS, 1),
+): Promise<Uint8Array> {
+  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
+  const copy = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  for (let off = 0; off < bytes.byteLength; off += COPY_SLICE_BYTES) {
+    copy.set(bytes.subarray(off, off + COPY_SLICE_BYTES), off);
+    if (yielder.due()) await yielder.yield();
+  }
+  return copy;
 }
