@@ -9,7 +9,8 @@
  * is confidential too.
  */
 
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { type CipherGCM, createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { DEFAULT_SLICE_MS, Yielder } from '../cooperative';
 import { IncidentErrorCodes, incidentError } from '../incidents/errors';
 import type { EvidenceKey, EvidenceKeyRing } from './keys';
 
@@ -36,14 +37,13 @@ export interface EvidenceHeader {
 /** Facts about the upload kept, encrypted, with its bytes. */
 export type EvidenceMetadata = Readonly<Record<string, string | number | boolean | null>>;
 
-/** Encrypts one evidence file under `key`, bound to `incidentId`. */
-export function sealEvidence(
+/** The start of an evidence file (its authenticated prefix and header) and a cipher that has encrypted the metadata. */
+function beginSealing(
   key: EvidenceKey,
   incidentId: string,
   storedAt: string,
-  bytes: Uint8Array,
   metadata: EvidenceMetadata,
-): Buffer {
+): { aad: Buffer; cipher: CipherGCM; encryptedMetadata: Buffer } {
   const nonce = randomBytes(NONCE_BYTES);
   const header: EvidenceHeader = {
     alg: 'AES-256-GCM',
@@ -64,13 +64,49 @@ export function sealEvidence(
   metaLength.writeUInt32BE(meta.length, 0);
   const cipher = createCipheriv('aes-256-gcm', key.key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
-  const body = Buffer.concat([
-    cipher.update(metaLength),
-    cipher.update(meta),
-    cipher.update(bytes),
-    cipher.final(),
-  ]);
+  return { aad, cipher, encryptedMetadata: Buffer.concat([cipher.update(metaLength), cipher.update(meta)]) };
+}
+
+/** Encrypts one evidence file under `key`, bound to `incidentId`. */
+export function sealEvidence(
+  key: EvidenceKey,
+  incidentId: string,
+  storedAt: string,
+  bytes: Uint8Array,
+  metadata: EvidenceMetadata,
+): Buffer {
+  const { aad, cipher, encryptedMetadata } = beginSealing(key, incidentId, storedAt, metadata);
+  const body = Buffer.concat([encryptedMetadata, cipher.update(bytes), cipher.final()]);
   return Buffer.concat([aad, body, cipher.getAuthTag()]);
+}
+
+/** Bytes encrypted between two looks at the clock by {@link sealEvidenceCooperatively}. */
+const SEAL_SLICE_BYTES = 1024 * 1024;
+
+/**
+ * {@link sealEvidence} for the request path: the same file, encrypted 1 MiB at a time into one
+ * buffer of the final size, with a turn of the event loop whenever `yielder` says its slice is
+ * used up. Sealing 100 MB in one go held the event loop for about 250 ms.
+ */
+export async function sealEvidenceCooperatively(
+  key: EvidenceKey,
+  incidentId: string,
+  storedAt: string,
+  bytes: Uint8Array,
+  metadata: EvidenceMetadata,
+  yielder = new Yielder(DEFAULT_SLICE_MS, 1),
+): Promise<Buffer> {
+  const { aad, cipher, encryptedMetadata } = beginSealing(key, incidentId, storedAt, metadata);
+  const out = Buffer.allocUnsafe(aad.length + encryptedMetadata.length + bytes.byteLength + TAG_BYTES);
+  let at = aad.copy(out, 0);
+  at += encryptedMetadata.copy(out, at);
+  for (let off = 0; off < bytes.byteLength; off += SEAL_SLICE_BYTES) {
+    at += cipher.update(bytes.subarray(off, off + SEAL_SLICE_BYTES)).copy(out, at);
+    if (yielder.due()) await yielder.yield();
+  }
+  at += cipher.final().copy(out, at);
+  at += cipher.getAuthTag().copy(out, at);
+  return at === out.length ? out : out.subarray(0, at);
 }
 
 function tampered(message: string, cause?: unknown): Error {

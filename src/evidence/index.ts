@@ -7,6 +7,7 @@ export {
   openEvidence,
   readEvidenceHeader,
   sealEvidence,
+  sealEvidenceCooperatively,
 } from './format';
 export {
   createEvidenceKeyRing,

@@ -20,7 +20,7 @@ import {
   type OpenedEvidence,
   openEvidence,
   readEvidenceHeader,
-  sealEvidence,
+  sealEvidenceCooperatively,
 } from './format';
 import type { EvidenceKeyRing } from './keys';
 
@@ -254,7 +254,7 @@ export function createEvidenceVault(options: EvidenceVaultOptions): EvidenceVaul
           'Evidence comes from `{ bytes }` or `{ path }`',
         );
       const storedAt = new Date(now()).toISOString();
-      const data = sealEvidence(key, incidentId, storedAt, bytes, metadata);
+      const data = await sealEvidenceCooperatively(key, incidentId, storedAt, bytes, metadata);
       return { ref: { id: incidentId, keyId: key.id, size: bytes.byteLength, storedAt }, data };
     },
 
