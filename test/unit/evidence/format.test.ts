@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { openEvidence, sealEvidence, sealEvidenceCooperatively } from '../../../src/evidence/format';
 import { createEvidenceKeyRing } from '../../../src/evidence/keys';
+import { countEventLoopTurns } from '../../helpers/event-loop';
 
 const keys = createEvidenceKeyRing({ current: { id: 'k-a', key: randomBytes(32).toString('base64') } });
 const key = keys.current!;
@@ -25,15 +26,9 @@ describe('sealing evidence', () => {
 
   it('gives the event loop turns while it seals a large upload', async () => {
     const bytes = randomBytes(64 * 1024 * 1024);
-    let turns = 0;
-    let done = false;
-    const tick = (): void => {
-      turns++;
-      if (!done) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const sealed = await sealEvidenceCooperatively(key, 'inc_test', AT, bytes, {});
-    done = true;
+    const { result: sealed, turns } = await countEventLoopTurns(() =>
+      sealEvidenceCooperatively(key, 'inc_test', AT, bytes, {}),
+    );
     // Sealing 64 MiB takes well over one 8 ms slice anywhere; in one go it would give no turn.
     expect(turns).toBeGreaterThanOrEqual(1);
     expect(Buffer.from(openEvidence(sealed, keys, 'inc_test').bytes).equals(bytes)).toBe(true);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { createHasher, type Hasher } from '../../../src/hashing/hasher';
 import type { HashOutcome } from '../../../src/hashing/outcome';
+import { countEventLoopTurns } from '../../helpers/event-loop';
 import { animatedGif, pngDeclaring, syntheticImage, tinyZip } from '../../helpers/images';
 import { FIXTURES } from '../../helpers/vectors';
 
@@ -285,15 +286,7 @@ describe('exact digests of an in-memory image in the worker', () => {
     try {
       // Large enough that copying it takes several of the 4 ms slices on any machine.
       const big = randomBytes(64 * 1024 * 1024);
-      let turns = 0;
-      let done = false;
-      const tick = (): void => {
-        turns++;
-        if (!done) setImmediate(tick);
-      };
-      setImmediate(tick);
-      const shared = await hasher.share({ bytes: big });
-      done = true;
+      const { result: shared, turns } = await countEventLoopTurns(() => hasher.share({ bytes: big }));
       // The copy gave the event loop turns (done in one go, it would have had none).
       expect(turns).toBeGreaterThanOrEqual(1);
       if (!('bytes' in shared)) throw new Error('expected bytes');
