@@ -5,6 +5,7 @@ export {
   type EvidenceMetadata,
   type OpenedEvidence,
   openEvidence,
+  openEvidenceCooperatively,
   readEvidenceHeader,
   sealEvidence,
   sealEvidenceCooperatively,

@@ -18,7 +18,7 @@ import {
   type EvidenceHeader,
   type EvidenceMetadata,
   type OpenedEvidence,
-  openEvidence,
+  openEvidenceCooperatively,
   readEvidenceHeader,
   sealEvidenceCooperatively,
 } from './format';
@@ -287,7 +287,7 @@ export function createEvidenceVault(options: EvidenceVaultOptions): EvidenceVaul
       const raw = await readRaw(incidentId);
       if (!raw)
         throw incidentError(IncidentErrorCodes.NOT_FOUND, `No evidence file for incident ${incidentId}`);
-      return openEvidence(raw, keys, incidentId);
+      return openEvidenceCooperatively(raw, keys, incidentId);
     },
 
     async inspect(incidentId) {

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { openEvidence, sealEvidence, sealEvidenceCooperatively } from '../../../src/evidence/format';
+import {
+  openEvidence,
+  openEvidenceCooperatively,
+  sealEvidence,
+  sealEvidenceCooperatively,
+} from '../../../src/evidence/format';
 import { createEvidenceKeyRing } from '../../../src/evidence/keys';
 import { countEventLoopTurns } from '../../helpers/event-loop';
 
@@ -17,9 +22,13 @@ describe('sealing evidence', () => {
       // A fresh nonce each time: the files differ, their sizes and contents do not.
       expect(sliced.length).toBe(whole.length);
       for (const sealed of [sliced, whole]) {
-        const opened = openEvidence(sealed, keys, 'inc_test');
-        expect(Buffer.from(opened.bytes).equals(bytes)).toBe(true);
-        expect(opened.metadata).toEqual(metadata);
+        for (const opened of [
+          openEvidence(sealed, keys, 'inc_test'),
+          await openEvidenceCooperatively(sealed, keys, 'inc_test'),
+        ]) {
+          expect(Buffer.from(opened.bytes).equals(bytes)).toBe(true);
+          expect(opened.metadata).toEqual(metadata);
+        }
       }
     }
   });
@@ -32,5 +41,23 @@ describe('sealing evidence', () => {
     // Sealing 64 MiB takes well over one 8 ms slice anywhere; in one go it would give no turn.
     expect(turns).toBeGreaterThanOrEqual(1);
     expect(Buffer.from(openEvidence(sealed, keys, 'inc_test').bytes).equals(bytes)).toBe(true);
+  });
+
+  it('opens nothing from a tampered file or another incident, in slices as in one go', async () => {
+    const bytes = randomBytes((2 << 20) + 3);
+    const sealed = await sealEvidenceCooperatively(key, 'inc_test', AT, bytes, {});
+    const flipped = Buffer.from(sealed);
+    flipped[flipped.length - 100]! ^= 1;
+    for (const [file, incident] of [
+      [flipped, 'inc_test'],
+      [sealed, 'inc_other'],
+    ] as const) {
+      expect(() => openEvidence(file, keys, incident)).toThrow(
+        expect.objectContaining({ code: 'ERR_HASHGATE_EVIDENCE_TAMPERED' }),
+      );
+      await expect(openEvidenceCooperatively(file, keys, incident)).rejects.toMatchObject({
+        code: 'ERR_HASHGATE_EVIDENCE_TAMPERED',
+      });
+    }
   });
 });
