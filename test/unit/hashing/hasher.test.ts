@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createHasher, type Hasher } from '../../../src/hashing/hasher';
+import type { HashingOptions } from '../../../src/hashing/hasher-options';
 import type { HashOutcome } from '../../../src/hashing/outcome';
 import { countEventLoopTurns } from '../../helpers/event-loop';
 import { animatedGif, pngDeclaring, syntheticImage, tinyZip } from '../../helpers/images';
@@ -212,6 +213,16 @@ describe('hashing options', () => {
   });
 });
 
+/** Runs `use` with a hasher made with `options`, and closes it whatever happens. */
+async function withHasher(options: HashingOptions, use: (hasher: Hasher) => Promise<void>): Promise<void> {
+  const hasher = createHasher(options);
+  try {
+    await use(hasher);
+  } finally {
+    await hasher.close();
+  }
+}
+
 describe('exact digests of an in-memory image in the worker', () => {
   const digestsOf = (bytes: Uint8Array): Record<string, string> =>
     Object.fromEntries(
@@ -223,8 +234,7 @@ describe('exact digests of an in-memory image in the worker', () => {
     );
 
   it('are the digests of the bytes, at every size around the thresholds', async () => {
-    const hasher = createHasher({ workers: 1 });
-    try {
+    await withHasher({ workers: 1 }, async (hasher) => {
       const jpeg = await syntheticImage(320, 240);
       // A JPEG padded past the end of its image data (decoders stop at the end marker) to sizes on
       // either side of the digest thread's bounds and the slice size.
@@ -242,29 +252,23 @@ describe('exact digests of an in-memory image in the worker', () => {
         expect(outcome.size).toBe(bytes.length);
         expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash']);
       }
-    } finally {
-      await hasher.close();
-    }
+    });
   });
 
   it('reuse a SHA-256 the caller already has and compute the other two', async () => {
-    const hasher = createHasher({ workers: 1 });
-    try {
+    await withHasher({ workers: 1 }, async (hasher) => {
       const jpeg = await syntheticImage(200, 160);
       const known = digestsOf(jpeg);
       const outcome = await hasher.hash({ bytes: jpeg }, known.sha256);
       expect(exactOf(outcome)).toEqual(known);
-    } finally {
-      await hasher.close();
-    }
+    });
   });
 
   it('never compute a SHA-256 the caller passed in again, whatever the size', async () => {
     // A stand-in SHA-256 that no bytes have: it comes back only if it was reused.
     const given = 'f'.repeat(64);
     for (const workers of [1, 0]) {
-      const hasher = createHasher({ workers });
-      try {
+      await withHasher({ workers }, async (hasher) => {
         for (const size of [1000, 200 * 1024, 2 * 1024 * 1024, 5 * 1024 * 1024]) {
           const bytes = randomBytes(size);
           const { sha256: _real, ...others } = digestsOf(bytes);
@@ -275,15 +279,12 @@ describe('exact digests of an in-memory image in the worker', () => {
             size,
           });
         }
-      } finally {
-        await hasher.close();
-      }
+      });
     }
   });
 
   it('of a large upload come from one copy in shared memory, made in slices the event loop runs between', async () => {
-    const hasher = createHasher({ workers: 1 });
-    try {
+    await withHasher({ workers: 1 }, async (hasher) => {
       // Large enough that copying it takes several of the 4 ms slices on any machine.
       const big = randomBytes(64 * 1024 * 1024);
       const { result: shared, turns } = await countEventLoopTurns(() => hasher.share({ bytes: big }));
@@ -304,29 +305,23 @@ describe('exact digests of an in-memory image in the worker', () => {
       const small = randomBytes(1 << 20);
       const same = await hasher.share({ bytes: small });
       expect('bytes' in same && same.bytes).toBe(small);
-    } finally {
-      await hasher.close();
-    }
+    });
   });
 
   it('of a large upload stay on the calling thread with workers: 0', async () => {
-    const hasher = createHasher({ workers: 0 });
-    try {
+    await withHasher({ workers: 0 }, async (hasher) => {
       const big = randomBytes(5 * 1024 * 1024);
       const shared = await hasher.share({ bytes: big });
       expect('bytes' in shared && shared.bytes).toBe(big);
       await expect(hasher.sha256({ bytes: big })).resolves.toBe(digestsOf(big).sha256);
       const exact = await hasher.exact({ bytes: big });
       expect({ md5: exact.md5, sha1: exact.sha1, sha256: exact.sha256 }).toEqual(digestsOf(big));
-    } finally {
-      await hasher.close();
-    }
+    });
   });
 
   it('settle an image over the byte limit on the calling thread, without a worker', async () => {
     // One worker, kept busy, and no queue: a file sent to the pool would come back overloaded.
-    const hasher = createHasher({ workers: 1, maxQueue: 0, maxInputBytes: 200_000 });
-    try {
+    await withHasher({ workers: 1, maxQueue: 0, maxInputBytes: 200_000 }, async (hasher) => {
       const busy = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#369' } })
         .png()
         .toBuffer();
@@ -337,16 +332,13 @@ describe('exact digests of an in-memory image in the worker', () => {
       expect(reasons(outcome)).toEqual({ pdq: 'too-large', blockhash: 'too-large' });
       expect(exactOf(outcome)).toEqual(digestsOf(over));
       await first;
-    } finally {
-      await hasher.close();
-    }
+    });
   });
 
   it('are computed on the calling thread when the worker cannot take the job', async () => {
     // One worker and no queue: of two scans started together, the second is refused as
     // overloaded, and its digests must still be there.
-    const hasher = createHasher({ workers: 1, maxQueue: 0 });
-    try {
+    await withHasher({ workers: 1, maxQueue: 0 }, async (hasher) => {
       const a = await syntheticImage(400, 300, 'jpeg', 1);
       const b = await syntheticImage(400, 300, 'jpeg', 2);
       const [first, second] = await Promise.all([hasher.hash({ bytes: a }), hasher.hash({ bytes: b })]);
@@ -354,8 +346,6 @@ describe('exact digests of an in-memory image in the worker', () => {
       expect(reasons(second)).toEqual({ pdq: 'overloaded', blockhash: 'overloaded' });
       expect(exactOf(first)).toEqual(digestsOf(a));
       expect(exactOf(second)).toEqual(digestsOf(b));
-    } finally {
-      await hasher.close();
-    }
+    });
   });
 });
