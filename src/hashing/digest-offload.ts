@@ -108,7 +108,10 @@ export async function digestsInSlices(
 }
 
 /** The digests of `bytes` on the calling thread: in one call, or in slices when they are large. */
-function digestsHereFor(bytes: Uint8Array, algorithms: readonly DigestAlgorithm[]): Promise<Digests> {
+export function digestsOnCallingThread(
+  bytes: Uint8Array,
+  algorithms: readonly DigestAlgorithm[],
+): Promise<Digests> {
   return bytes.byteLength > DIGEST_SLICE_BYTES
     ? digestsInSlices(bytes, algorithms)
     : Promise.resolve(digestsHere(bytes, algorithms));
@@ -181,7 +184,7 @@ export class DigestOffload {
       (shared || length <= maxBytes);
     const worker = usable ? this.#ensureWorker() : undefined;
     const slot = worker && !shared ? this.#takeSlot(worker, length) : undefined;
-    if (!worker || (!shared && !slot)) return digestsHereFor(bytes, algorithms);
+    if (!worker || (!shared && !slot)) return digestsOnCallingThread(bytes, algorithms);
     slot?.view.set(bytes);
     const id = this.#nextId++;
     const mask = digestBits(algorithms);
@@ -255,7 +258,7 @@ export class DigestOffload {
     if (job.slot) job.slot.busy = false;
     if (this.#pending.size === 0) this.#worker?.unref();
     if (reply[1] === null || reply[1] === undefined) {
-      job.resolve(digestsHereFor(job.bytes, job.algorithms));
+      job.resolve(digestsOnCallingThread(job.bytes, job.algorithms));
       return;
     }
     const out: Digests = {};
@@ -300,7 +303,7 @@ export class DigestOffload {
     this.#watchdog = undefined;
     for (const job of jobs) {
       if (job.slot) job.slot.busy = false;
-      job.resolve(digestsHereFor(job.bytes, job.algorithms));
+      job.resolve(digestsOnCallingThread(job.bytes, job.algorithms));
     }
   }
 }

@@ -16,9 +16,7 @@ import {
   DigestOffload,
   type Digests,
   digestBits,
-  digestHex,
-  digestsHere,
-  digestsInSlices,
+  digestsOnCallingThread,
   isShared,
 } from './digest-offload';
 import { type ExactHashes, exactHashesOfFile } from './exact';
@@ -224,28 +222,22 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   const perceptual = async (source: HashSource): Promise<PerceptualOutcome> =>
     inPool(source) ? (await runInPool(source, [])).outcome : computePerceptual(source, config);
 
+  /** Digests of a buffer: on the digest thread (which digests small ones here itself), or here with `workers: 0`. */
+  const digestBuffer = async (bytes: Uint8Array, wanted: readonly DigestAlgorithm[]): Promise<Digests> =>
+    offload ? offload.digest(await bytesToHand(bytes), wanted) : digestsOnCallingThread(bytes, wanted);
+
   const exact = async (source: HashSource, sha256?: string): Promise<ExactHashes> => {
     if (!('bytes' in source)) return exactHashesOfFile(source.path);
-    const size = source.bytes.byteLength;
-    const wanted: DigestAlgorithm[] = sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'];
-    let d: Digests;
-    if (offload && size >= OFFLOAD_MIN_BYTES) {
-      d = await offload.digest(await bytesToHand(source.bytes), wanted);
-    } else {
-      d =
-        size > DIGEST_SLICE_BYTES
-          ? await digestsInSlices(source.bytes, wanted)
-          : digestsHere(source.bytes, wanted);
-    }
-    return { md5: d.md5!, sha1: d.sha1!, sha256: sha256 ?? d.sha256!, size };
+    const d = await digestBuffer(
+      source.bytes,
+      sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'],
+    );
+    return { md5: d.md5!, sha1: d.sha1!, sha256: sha256 ?? d.sha256!, size: source.bytes.byteLength };
   };
 
   const sha256 = async (source: HashSource): Promise<string> => {
     if (!('bytes' in source)) return sha256OfFile(source.path);
-    if (offload) return (await offload.digest(await bytesToHand(source.bytes), ['sha256'])).sha256!;
-    return source.bytes.byteLength > DIGEST_SLICE_BYTES
-      ? (await digestsInSlices(source.bytes, ['sha256'])).sha256!
-      : digestHex('sha256', source.bytes);
+    return (await digestBuffer(source.bytes, ['sha256'])).sha256!;
   };
 
   return Object.freeze({
