@@ -61,8 +61,8 @@ export async function forEachCooperative(
   }
 }
 
-/** Bytes copied between two looks at the clock by {@link copyToShared}. */
-const COPY_SLICE_BYTES = 1024 * 1024;
+/** Bytes a loop over a large buffer (copying, digesting, encrypting) handles between two looks at the clock or yields. */
+export const SLICE_BYTES = 1024 * 1024;
 
 /**
  * A copy of `bytes` in shared memory, which a worker thread reads without another copy, made 1 MiB
@@ -77,8 +77,8 @@ export async function copyToShared(
 ): Promise<Uint8Array> {
   if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
   const copy = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
-  for (let off = 0; off < bytes.byteLength; off += COPY_SLICE_BYTES) {
-    copy.set(bytes.subarray(off, off + COPY_SLICE_BYTES), off);
+  for (let off = 0; off < bytes.byteLength; off += SLICE_BYTES) {
+    copy.set(bytes.subarray(off, off + SLICE_BYTES), off);
     if (yielder.due()) await yielder.yield();
   }
   return copy;

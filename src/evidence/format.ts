@@ -10,7 +10,7 @@
  */
 
 import { type CipherGCM, createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from 'node:crypto';
-import { DEFAULT_SLICE_MS, Yielder } from '../cooperative';
+import { DEFAULT_SLICE_MS, SLICE_BYTES, Yielder } from '../cooperative';
 import { IncidentErrorCodes, incidentError } from '../incidents/errors';
 import type { EvidenceKey, EvidenceKeyRing } from './keys';
 
@@ -80,9 +80,6 @@ export function sealEvidence(
   return Buffer.concat([aad, body, cipher.getAuthTag()]);
 }
 
-/** Bytes encrypted between two looks at the clock by {@link sealEvidenceCooperatively}. */
-const SEAL_SLICE_BYTES = 1024 * 1024;
-
 /**
  * {@link sealEvidence} for the request path: the same file, encrypted 1 MiB at a time into one
  * buffer of the final size, with a turn of the event loop whenever `yielder` says its slice is
@@ -100,8 +97,8 @@ export async function sealEvidenceCooperatively(
   const out = Buffer.allocUnsafe(aad.length + encryptedMetadata.length + bytes.byteLength + TAG_BYTES);
   let at = aad.copy(out, 0);
   at += encryptedMetadata.copy(out, at);
-  for (let off = 0; off < bytes.byteLength; off += SEAL_SLICE_BYTES) {
-    at += cipher.update(bytes.subarray(off, off + SEAL_SLICE_BYTES)).copy(out, at);
+  for (let off = 0; off < bytes.byteLength; off += SLICE_BYTES) {
+    at += cipher.update(bytes.subarray(off, off + SLICE_BYTES)).copy(out, at);
     if (yielder.due()) await yielder.yield();
   }
   at += cipher.final().copy(out, at);
@@ -186,8 +183,8 @@ export async function openEvidenceCooperatively(
   const plain = Buffer.allocUnsafe(cipherText.length);
   let at = 0;
   try {
-    for (let off = 0; off < cipherText.length; off += SEAL_SLICE_BYTES) {
-      at += decipher.update(cipherText.subarray(off, off + SEAL_SLICE_BYTES)).copy(plain, at);
+    for (let off = 0; off < cipherText.length; off += SLICE_BYTES) {
+      at += decipher.update(cipherText.subarray(off, off + SLICE_BYTES)).copy(plain, at);
       if (yielder.due()) await yielder.yield();
     }
     at += decipher.final().copy(plain, at);

@@ -9,8 +9,8 @@
 
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { SLICE_BYTES, yieldToEventLoop } from '../cooperative';
 
 /** The digests the offload computes. */
 export type DigestAlgorithm = 'md5' | 'sha1' | 'sha256';
@@ -83,9 +83,6 @@ export function digestsHere(bytes: Uint8Array, algorithms: readonly DigestAlgori
   return out;
 }
 
-/** Bytes digested between two yields to the event loop by {@link digestsInSlices}. */
-export const DIGEST_SLICE_BYTES = 1 << 20;
-
 /**
  * The digests of `bytes` on the calling thread, 1 MiB at a time with a turn of the event loop
  * before each slice (the first included: many uploads started in one tick must not each hash a
@@ -96,12 +93,12 @@ export async function digestsInSlices(
   algorithms: readonly DigestAlgorithm[],
 ): Promise<Digests> {
   const hashes = algorithms.map((a) => [a, createHash(a)] as const);
-  for (let offset = 0; offset < bytes.byteLength; offset += DIGEST_SLICE_BYTES) {
-    await yieldToLoop();
-    const slice = bytes.subarray(offset, offset + DIGEST_SLICE_BYTES);
+  for (let offset = 0; offset < bytes.byteLength; offset += SLICE_BYTES) {
+    await yieldToEventLoop();
+    const slice = bytes.subarray(offset, offset + SLICE_BYTES);
     for (const [, h] of hashes) h.update(slice);
   }
-  if (bytes.byteLength === 0) await yieldToLoop();
+  if (bytes.byteLength === 0) await yieldToEventLoop();
   const out: Digests = {};
   for (const [a, h] of hashes) out[a] = h.digest('hex');
   return out;
@@ -112,7 +109,7 @@ export function digestsOnCallingThread(
   bytes: Uint8Array,
   algorithms: readonly DigestAlgorithm[],
 ): Promise<Digests> {
-  return bytes.byteLength > DIGEST_SLICE_BYTES
+  return bytes.byteLength > SLICE_BYTES
     ? digestsInSlices(bytes, algorithms)
     : Promise.resolve(digestsHere(bytes, algorithms));
 }

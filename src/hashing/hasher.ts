@@ -8,10 +8,9 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyToShared, Yielder } from '../cooperative';
+import { copyToShared, SLICE_BYTES, Yielder } from '../cooperative';
 import { ErrorCodes, HashgateError } from '../errors';
 import {
-  DIGEST_SLICE_BYTES,
   type DigestAlgorithm,
   DigestOffload,
   type Digests,
@@ -108,7 +107,7 @@ async function sha256OfFile(path: string): Promise<string> {
   const h = createHash('sha256');
   try {
     for await (const chunk of createReadStream(path, {
-      highWaterMark: DIGEST_SLICE_BYTES,
+      highWaterMark: SLICE_BYTES,
     }) as AsyncIterable<Buffer>)
       h.update(chunk);
   } catch (err) {

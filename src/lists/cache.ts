@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { copyToShared, Yielder } from '../cooperative';
+import { copyToShared, SLICE_BYTES, Yielder } from '../cooperative';
 import type { ListSnapshot, TypedEntries } from '../snapshot';
 import { type AtomicWriteHooks, removeStaleTempFiles, writeFileAtomic } from './atomic-file';
 import { readLegacyListCache } from './cache-v1';
@@ -29,8 +29,6 @@ const MAGIC = Buffer.from('HGLCACHE', 'latin1');
 const PREFIX_BYTES = 48;
 const SHA_OFFSET = 16;
 const MAX_HEADER_BYTES = 8 * 1024 * 1024;
-/** Bytes hashed or copied between two chances to yield. */
-const SLICE_BYTES = 1024 * 1024;
 /** Longest id in UTF-8 bytes (200 UTF-16 code units, 3 bytes each at most). */
 const MAX_ID_BYTES = 600;
 const LITTLE_ENDIAN = endianness() === 'LE';
