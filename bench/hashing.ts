@@ -201,7 +201,7 @@ async function main(): Promise<void> {
   big.enable();
   const t1 = performance.now();
   const shared = await hasher.share({ bytes: large });
-  await hasher.hash(shared, await hasher.sha256(shared));
+  await hasher.hash(shared, { sha256: await hasher.sha256(shared) });
   const largeWall = performance.now() - t1;
   big.disable();
   console.log(

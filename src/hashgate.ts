@@ -25,7 +25,7 @@ import type { StorageEngineLike } from './express/storage';
 import type { ExactHashes } from './hashing/exact';
 import { hammingBytes } from './hashing/hamming';
 import { getHashType } from './hashing/hash-types';
-import { createHasher, exactAsComputed, type Hasher } from './hashing/hasher';
+import { createHasher, type Hasher } from './hashing/hasher';
 import type { ComputedHash, HashOutcome, UnavailableHash } from './hashing/outcome';
 import type { HashSource } from './hashing/perceptual';
 import {
@@ -829,18 +829,9 @@ export function createHashgate(options: HashgateOptions): Hashgate {
       matches = [...hit.matches];
       cached = true;
     } else {
-      // Without digests from the storage engine, the worker that decodes the file digests MD5
-      // and SHA-1 meanwhile.
-      if (file.exact) {
-        const perceptual = await hasher.perceptual(hashed);
-        outcome = {
-          ...perceptual,
-          size: file.exact.size,
-          hashes: [...exactAsComputed(file.exact), ...perceptual.hashes],
-        };
-      } else {
-        outcome = await hasher.hash(hashed, sha256);
-      }
+      // The digests the storage engine computed as the upload streamed in are taken as they are;
+      // otherwise the worker that decodes the file digests MD5 and SHA-1 meanwhile.
+      outcome = await hasher.hash(hashed, file.exact ?? { sha256 });
       tPerceptual = performance.now();
       matches = findMatches(outcome.hashes);
       const finished = !outcome.unavailable.some((u) => OPERATIONAL_FAILURES.has(u.reason));

@@ -32,6 +32,8 @@ import { computePerceptual, type HashSource } from './perceptual';
 import { DECODABLE_FORMATS, SNIFF_BYTES, sniffFormat } from './sniff';
 import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
 
+const ALL_DIGESTS: readonly DigestAlgorithm[] = ['md5', 'sha1', 'sha256'];
+
 /** Longest stretch of copying a large upload into shared memory before the event loop gets a turn. */
 const SHARE_SLICE_MS = 4;
 
@@ -83,11 +85,12 @@ export interface Hasher {
   perceptual(source: HashSource): Promise<PerceptualOutcome>;
   /**
    * Every hash of the file: the exact ones first, then the perceptual ones. The exact digests of
-   * an in-memory image are computed by the worker that decodes it, while libvips decodes; a
-   * `sha256` the caller already has (the cache key) is reused. The buffer must not change until
-   * the promise settles.
+   * an in-memory image are computed by the worker that decodes it, while libvips decodes. Digests
+   * the caller already has (`known`: the cache key's SHA-256, or all three from a storage engine
+   * that digested the upload as it streamed in) are taken as they are and not computed again. The
+   * buffer must not change until the promise settles.
    */
-  hash(source: HashSource, sha256?: string): Promise<HashOutcome>;
+  hash(source: HashSource, known?: Partial<ExactHashes>): Promise<HashOutcome>;
   /** Pool counters. */
   stats(): HasherStats;
   /** Stops the worker threads. Pending perceptual jobs resolve as `unavailable` (`worker-failed`). */
@@ -247,24 +250,42 @@ export function createHasher(options: HashingOptions = {}): Hasher {
       return 'bytes' in source ? { bytes: await bytesToHand(source.bytes) } : source;
     },
     perceptual,
-    async hash(source: HashSource, sha256?: string): Promise<HashOutcome> {
-      let digests: ExactHashes;
+    async hash(source: HashSource, known: Partial<ExactHashes> = {}): Promise<HashOutcome> {
+      const wanted = ALL_DIGESTS.filter((a) => known[a] === undefined);
+      let found: Digests;
       let percept: PerceptualOutcome;
-      if ('bytes' in source && inPool(source)) {
-        // One hop: the worker digests the bytes while libvips decodes them.
-        const wanted: DigestAlgorithm[] = sha256 === undefined ? ['md5', 'sha1', 'sha256'] : ['md5', 'sha1'];
-        const job = await runInPool(source, wanted);
-        percept = job.outcome;
-        const d: Digests = { ...(sha256 !== undefined ? { sha256 } : {}), ...job.digests };
-        digests =
-          d.md5 !== undefined && d.sha1 !== undefined && d.sha256 !== undefined
-            ? { md5: d.md5, sha1: d.sha1, sha256: d.sha256, size: source.bytes.byteLength }
-            : await exact(source, sha256); // the worker failed: the digests are never skipped
+      let size: number;
+      if ('bytes' in source) {
+        size = source.bytes.byteLength;
+        if (inPool(source)) {
+          // One hop: the worker digests the bytes while libvips decodes them.
+          const job = await runInPool(source, wanted);
+          percept = job.outcome;
+          found = job.digests ?? {};
+          // The worker failed: the digests are never skipped.
+          if (wanted.some((a) => found[a] === undefined)) found = await digestBuffer(source.bytes, wanted);
+        } else {
+          // This thread settles the perceptual part (no image, too large) before it digests.
+          const perceptualJob = perceptual(source);
+          [found, percept] = await Promise.all([digestBuffer(source.bytes, wanted), perceptualJob]);
+        }
       } else {
-        // The worker (or this thread) starts decoding before this thread digests.
+        // The worker reads and decodes the file while this thread streams it through the digests.
         const perceptualJob = perceptual(source);
-        [digests, percept] = await Promise.all([exact(source, sha256), perceptualJob]);
+        const [read, p] = await Promise.all([
+          wanted.length > 0 || known.size === undefined ? exactHashesOfFile(source.path) : undefined,
+          perceptualJob,
+        ]);
+        percept = p;
+        found = read ?? {};
+        size = known.size ?? read?.size ?? 0;
       }
+      const digests: ExactHashes = {
+        md5: known.md5 ?? found.md5!,
+        sha1: known.sha1 ?? found.sha1!,
+        sha256: known.sha256 ?? found.sha256!,
+        size,
+      };
       return { ...percept, size: digests.size, hashes: [...exactAsComputed(digests), ...percept.hashes] };
     },
     stats(): HasherStats {

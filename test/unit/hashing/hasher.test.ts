@@ -259,9 +259,32 @@ describe('exact digests of an in-memory image in the worker', () => {
     await withHasher({ workers: 1 }, async (hasher) => {
       const jpeg = await syntheticImage(200, 160);
       const known = digestsOf(jpeg);
-      const outcome = await hasher.hash({ bytes: jpeg }, known.sha256);
+      const outcome = await hasher.hash({ bytes: jpeg }, { sha256: known.sha256 });
       expect(exactOf(outcome)).toEqual(known);
     });
+  });
+
+  it('take every digest the caller has as it is, for bytes and for a file', async () => {
+    // Stand-in digests that no bytes have: they come back only if nothing was computed again.
+    const known = { md5: '1'.repeat(32), sha1: '2'.repeat(40), sha256: '3'.repeat(64) };
+    const jpeg = await syntheticImage(240, 180);
+    const dir = mkdtempSync(join(tmpdir(), 'hashgate-known-'));
+    const path = join(dir, 'upload.jpg');
+    writeFileSync(path, jpeg);
+    try {
+      for (const workers of [1, 0]) {
+        await withHasher({ workers }, async (hasher) => {
+          for (const source of [{ bytes: jpeg }, { path }]) {
+            const outcome = await hasher.hash(source, { ...known, size: jpeg.length });
+            expect(exactOf(outcome)).toEqual(known);
+            expect(outcome.size).toBe(jpeg.length);
+            expect(types(outcome)).toEqual(['md5', 'sha1', 'sha256', 'pdq', 'blockhash']);
+          }
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never compute a SHA-256 the caller passed in again, whatever the size', async () => {
