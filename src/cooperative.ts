@@ -65,6 +65,25 @@ export async function forEachCooperative(
 export const SLICE_BYTES = 1024 * 1024;
 
 /**
+ * Copies `source` into `target` at `offset` (a RangeError when it does not fit). Into shared memory, V8's `TypedArray#set` copies in a way that is safe against other
+ * threads' reads and about 2.5 times slower than a plain memory copy (measured on this project's
+ * machine: 150 µs against 58 µs for 2.3 MB); Node's `Buffer#fill` with a buffer as the value copies
+ * with `memcpy` whatever memory it writes to, so shared targets are filled that way.
+ */
+export function copyBytes(target: Uint8Array, source: Uint8Array, offset = 0): void {
+  if (offset < 0 || offset + source.byteLength > target.byteLength)
+    throw new RangeError('copyBytes: the source does not fit in the target at that offset');
+  if (source.byteLength === 0) return;
+  if (target.buffer instanceof SharedArrayBuffer) {
+    Buffer.from(target.buffer, target.byteOffset, target.byteLength).fill(
+      source,
+      offset,
+      offset + source.byteLength,
+    );
+  } else target.set(source, offset);
+}
+
+/**
  * A copy of `bytes` in shared memory, which a worker thread reads without another copy, made 1 MiB
  * at a time with a turn of the event loop whenever `yielder` says its slice is used up: a fresh
  * copy costs about 0.5 ms per MiB (most of it page faults), so a large buffer copied in one go
@@ -78,7 +97,7 @@ export async function copyToShared(
   if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
   const copy = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
   for (let off = 0; off < bytes.byteLength; off += SLICE_BYTES) {
-    copy.set(bytes.subarray(off, off + SLICE_BYTES), off);
+    copyBytes(copy, bytes.subarray(off, off + SLICE_BYTES), off);
     if (yielder.due()) await yielder.yield();
   }
   return copy;

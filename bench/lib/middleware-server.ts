@@ -1,13 +1,15 @@
 /**
  * The server side of the middleware benchmark, run in its own process so the load generator does
- * not share its event loop: four upload routes (multer only; multer + a sharp decode, the floor;
- * multer + a SHA-256 of the upload on the event loop, for reference; multer + hashgate) and a
- * stats endpoint for the event loop's delay and CPU time.
+ * not share its event loop: five upload routes (multer only; multer + a sharp decode, the floor;
+ * for reference, multer + a SHA-256 of the upload on the event loop and multer + a SHA-256 on a
+ * thread the upload's memory is moved to; multer + hashgate) and a stats endpoint for the event
+ * loop's delay and CPU time.
  */
 
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import express from 'express';
 import multer from 'multer';
 import sharp from 'sharp';
@@ -57,6 +59,35 @@ async function main(): Promise<void> {
   // The least a verdict cache keyed by SHA-256 does when it digests on the event loop.
   app.post('/sha256', upload, (req, res) => {
     hash('sha256', req.file!.buffer, 'hex');
+    res.json({ ok: true });
+  });
+  // The least a digest off the event loop costs it: the upload's memory is moved (not copied) to
+  // a thread that digests it. hashgate cannot do this (the host's buffer would be gone, and lost
+  // with a failing thread); it bounds what any offload could reach.
+  const digester = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const { hash } = require('node:crypto');
+     parentPort.on('message', ([id, memory]) => parentPort.postMessage([id, hash('sha256', new Uint8Array(memory), 'hex')]));`,
+    { eval: true },
+  );
+  digester.unref();
+  let nextDigest = 0;
+  const digesting = new Map<number, () => void>();
+  digester.on('message', ([id]: [number, string]) => {
+    digesting.get(id)?.();
+    digesting.delete(id);
+  });
+  app.post('/sha256-moved', upload, async (req, res) => {
+    const b = req.file!.buffer;
+    const whole = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
+    const memory = whole
+      ? (b.buffer as ArrayBuffer)
+      : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    const id = nextDigest++;
+    await new Promise<void>((resolve) => {
+      digesting.set(id, resolve);
+      digester.postMessage([id, memory], [memory as ArrayBuffer]);
+    });
     res.json({ ok: true });
   });
   app.post('/gate', upload, gate.middleware(), (_req, res) => {

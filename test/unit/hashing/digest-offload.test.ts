@@ -9,7 +9,14 @@ import { resolveWorkerScript } from '../../../src/hashing/worker-pool';
 import { FIXTURES } from '../../helpers/vectors';
 
 const SCRIPT = resolveWorkerScript(join(__dirname, '../../../src/hashing'), 'digest-worker');
-const OPTIONS: DigestOffloadOptions = { minBytes: 1024, maxBytes: 1 << 20, slots: 2, stallMs: 5_000 };
+const OPTIONS: DigestOffloadOptions = {
+  minBytes: 1024,
+  minBytesIdle: 1024,
+  maxBytes: 1 << 20,
+  slots: 2,
+  maxWaitingBytes: 4 << 20,
+  stallMs: 5_000,
+};
 const ALL: DigestAlgorithm[] = ['md5', 'sha1', 'sha256'];
 
 function expected(bytes: Uint8Array, algorithms: readonly DigestAlgorithm[]): Record<string, string> {
@@ -44,6 +51,20 @@ describe('digest offload', () => {
     expect(offload.inFlight).toBe(0);
   });
 
+  it('keeps mid-sized buffers on the calling thread while the worker sleeps, and hands them over while it works', async () => {
+    offload = new DigestOffload(SCRIPT, { ...OPTIONS, minBytesIdle: 100_000 });
+    const mid = randomBytes(50_000);
+    const idle = offload.digest(mid, ['sha256']);
+    expect(offload.inFlight).toBe(0);
+    await expect(idle).resolves.toEqual(expected(mid, ['sha256']));
+    const large = offload.digest(randomBytes(100_000), ['sha256']);
+    expect(offload.inFlight).toBe(1);
+    const busy = offload.digest(mid, ['sha256']);
+    expect(offload.inFlight).toBe(2);
+    await Promise.all([large, busy]);
+    await expect(busy).resolves.toEqual(expected(mid, ['sha256']));
+  });
+
   it('digests a view into a larger buffer, not the buffer behind it', async () => {
     offload = new DigestOffload(SCRIPT, OPTIONS);
     const backing = randomBytes(200_000);
@@ -57,6 +78,36 @@ describe('digest offload', () => {
     const results = await Promise.all(inputs.map((b) => offload.digest(b, ALL)));
     expect(results).toEqual(inputs.map((b) => expected(b, ALL)));
     expect(offload.inFlight).toBe(0);
+  });
+
+  it('queues buffers for a busy slot instead of digesting them here, up to the waiting bound', async () => {
+    offload = new DigestOffload(SCRIPT, { ...OPTIONS, slots: 2, maxWaitingBytes: 350_000 });
+    const inputs = Array.from({ length: 6 }, (_, i) => randomBytes(100_000 + i));
+    const pending = inputs.map((b) => offload.digest(b, ['sha256', 'md5']));
+    // Two in the slots, three waiting (a fourth would take the waiting bytes past 350 000), and the
+    // sixth digested on this thread at once.
+    expect(offload.inFlight).toBe(2);
+    expect(offload.waiting).toBe(3);
+    expect(await Promise.all(pending)).toEqual(inputs.map((b) => expected(b, ['sha256', 'md5'])));
+    expect(offload.inFlight).toBe(0);
+    expect(offload.waiting).toBe(0);
+  });
+
+  it('answers buffers waiting for a slot from the calling thread when the worker stalls or is closed', async () => {
+    for (const close of [false, true]) {
+      offload = new DigestOffload(join(FIXTURES, 'workers/silent-digest-worker.js'), {
+        ...OPTIONS,
+        slots: 1,
+        stallMs: close ? 60_000 : 200,
+      });
+      const inputs = Array.from({ length: 3 }, () => randomBytes(50_000));
+      const pending = inputs.map((b) => offload.digest(b, ALL));
+      expect(offload.waiting).toBe(2);
+      if (close) await offload.close();
+      expect(await Promise.all(pending)).toEqual(inputs.map((b) => expected(b, ALL)));
+      expect(offload.waiting).toBe(0);
+      await offload.close();
+    }
   });
 
   it('grows a slot for a larger buffer after a smaller one', async () => {
