@@ -90,11 +90,45 @@ export function pdqDct16(buffer: Float32Array, out: Float32Array): void {
   }
 }
 
-/** The lower median of 256 DCT values (the 128th smallest), the threshold of step 7. `scratch` (256 floats) is clobbered. */
+/**
+ * The lower median of 256 DCT values (the 128th smallest), the threshold of step 7. `scratch` (256
+ * floats) is clobbered. Found by selection, not by sorting (about 1 µs against 6 µs); the value is
+ * the one `sort()` would leave at index 127 (a zero may come back with the other sign, which no
+ * comparison with it can tell).
+ */
 export function pdqMedian(dct: Float32Array, scratch: Float32Array): number {
   scratch.set(dct);
-  scratch.sort();
-  return scratch[127]!;
+  return selectKth(scratch, 127);
+}
+
+/**
+ * The `k`-th smallest (0-based) of `v`, which it reorders: quickselect with Hoare's partition
+ * around the middle element. After a partition, `v[lo..j]` are at most the pivot, `v[i..hi]` at
+ * least the pivot and anything between equals it, so the search narrows to the side holding `k`.
+ */
+function selectKth(v: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = v.length - 1;
+  while (lo < hi) {
+    const pivot = v[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (v[i]! < pivot) i++;
+      while (v[j]! > pivot) j--;
+      if (i <= j) {
+        const t = v[i]!;
+        v[i] = v[j]!;
+        v[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return v[k]!;
 }
 
 /**
@@ -140,6 +174,36 @@ export const PDQ_DIHEDRAL_SIGNS: Readonly<Record<PdqDihedralVariant, 0 | 1 | 2 |
  * flip the sign of odd-frequency terms.
  */
 export function pdqDihedralDct(a: Float32Array, variant: PdqDihedralVariant, out: Float32Array): void {
+  const { to, negate } = dihedralMove(variant);
+  for (let k = 0; k < 256; k++) {
+    const v = a[k]!;
+    out[to[k]!] = negate[k] ? -v : v;
+  }
+}
+
+/** Where each DCT value goes for a variant, and whether its sign flips: {@link dihedralRule} tabled once. */
+const dihedralMoves = new Map<PdqDihedralVariant, { to: Uint8Array; negate: Uint8Array }>();
+
+function dihedralMove(variant: PdqDihedralVariant): { to: Uint8Array; negate: Uint8Array } {
+  let move = dihedralMoves.get(variant);
+  if (!move) {
+    // Applying the rule to the values 1..256 shows where each goes and with which sign.
+    const probe = new Float32Array(256).map((_, k) => k + 1);
+    const moved = new Float32Array(256);
+    dihedralRule(probe, variant, moved);
+    move = { to: new Uint8Array(256), negate: new Uint8Array(256) };
+    for (let t = 0; t < 256; t++) {
+      const k = Math.abs(moved[t]!) - 1;
+      move.to[k] = t;
+      move.negate[k] = moved[t]! < 0 ? 1 : 0;
+    }
+    dihedralMoves.set(variant, move);
+  }
+  return move;
+}
+
+/** The table of specs/pdq.md, term by term. */
+function dihedralRule(a: Float32Array, variant: PdqDihedralVariant, out: Float32Array): void {
   for (let i = 0; i < 16; i++) {
     for (let j = 0; j < 16; j++) {
       const v = a[i * 16 + j]!;
