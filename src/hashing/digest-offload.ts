@@ -192,10 +192,10 @@ export class DigestOffload {
   /**
    * The digests of `bytes`. Bytes in shared memory ({@link isShared}) of at least `minBytes`
    * (`minBytesIdle` while the worker has nothing to do) are read by the worker where they are,
-   * whatever their size; others from that size to `maxBytes`
-   * are copied into a slot first, when one is free, or wait for one. Never rejects: whatever goes
-   * wrong with the worker, the digests are computed on the calling thread (over 1 MiB, in slices
-   * that yield). `bytes` must not change until the promise settles.
+   * whatever their size; others from that size to `maxBytes` are copied into a slot first, when
+   * one is free, or wait for one. Never rejects: whatever goes wrong with the worker, the digests
+   * are computed on the calling thread (over 1 MiB, in slices that yield). `bytes` must not change
+   * until the promise settles.
    */
   digest(bytes: Uint8Array, algorithms: readonly DigestAlgorithm[]): Promise<Digests> {
     const { minBytes, minBytesIdle, maxBytes, maxWaitingBytes } = this.#options;
