@@ -14,8 +14,9 @@
  * cache never answers) and repeated photos (the same few photos, cache hits).
  *
  * The machine is shared, so one run proves little: every route is warmed up first, then each
- * round runs the six cases back to back (the two routes a ratio compares run next to each
- * other) and the ratios are taken within a round; the median over rounds is the figure. Besides
+ * round runs the six cases back to back (the routes of each target's ratio run next to each
+ * other, and the two reference routes on either side of multer only and hashgate) and the ratios
+ * are taken within a round; the median over rounds is the figure. Besides
  * throughput, p50/p99 latency and the server's event-loop delay, each run reports the server
  * process's CPU time per request, which other processes on the machine disturb far less. After
  * the rounds, hashgate and the route it is compared with run again at a steady 70% of the
@@ -166,9 +167,9 @@ async function main(): Promise<void> {
     [
       ['decode floor, fresh', '/decode', true],
       ['hashgate, fresh', '/gate', true],
+      ['multer + SHA-256, repeated', '/sha256', false],
       ['multer only, repeated', '/multer', false],
       ['hashgate, repeated', '/gate', false],
-      ['multer + SHA-256, repeated', '/sha256', false],
       ['multer + moved SHA-256, repeated', '/sha256-moved', false],
     ] as const
   ).filter(([label]) => label.includes(only));

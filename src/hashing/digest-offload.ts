@@ -350,14 +350,27 @@ export class DigestOffload {
     this.#settleHere();
   }
 
+  /**
+   * Answers every job here: those the worker had (at most one a slot, as before the queue), and
+   * then the waiting ones one after another, each in slices with a turn of the event loop before
+   * each, so that up to `maxWaitingBytes` of them never hold the event loop at once.
+   */
   #settleHere(): void {
-    const jobs: Job[] = [...this.#pending.values(), ...this.#waiting];
-    for (const job of this.#pending.values()) if (job.slot) job.slot.busy = false;
+    const pending = [...this.#pending.values()];
+    const waiting = this.#waiting;
+    for (const job of pending) if (job.slot) job.slot.busy = false;
     this.#pending.clear();
     this.#waiting = [];
     this.#waitingBytes = 0;
     if (this.#watchdog) clearTimeout(this.#watchdog);
     this.#watchdog = undefined;
-    for (const job of jobs) job.resolve(digestsOnCallingThread(job.bytes, job.algorithms));
+    for (const job of pending) job.resolve(digestsOnCallingThread(job.bytes, job.algorithms));
+    void (async () => {
+      for (const job of waiting) {
+        const digests = digestsInSlices(job.bytes, job.algorithms);
+        job.resolve(digests);
+        await digests.catch(() => undefined);
+      }
+    })();
   }
 }

@@ -34,6 +34,27 @@ describe('copyBytes', () => {
       expect(target.subarray(90).every((b) => b === 1)).toBe(true);
     });
   }
+  it('fills shared memory with Buffer#fill (a memcpy), and ordinary memory with TypedArray#set', () => {
+    const fill = jest.spyOn(Buffer.prototype, 'fill');
+    try {
+      copyBytes(new Uint8Array(new SharedArrayBuffer(64)), new Uint8Array(32).fill(1), 8);
+      expect(fill).toHaveBeenCalledTimes(1);
+      copyBytes(new Uint8Array(64), new Uint8Array(32).fill(1), 8);
+      expect(fill).toHaveBeenCalledTimes(1);
+    } finally {
+      fill.mockRestore();
+    }
+  });
+
+  it('refuses an offset that is no whole number', () => {
+    for (const make of [
+      (n: number) => new Uint8Array(new SharedArrayBuffer(n)),
+      (n: number) => new Uint8Array(n),
+    ]) {
+      expect(() => copyBytes(make(10), new Uint8Array(2), 1.5)).toThrow(RangeError);
+      expect(() => copyBytes(make(10), new Uint8Array(2), Number.NaN)).toThrow(RangeError);
+    }
+  });
 });
 
 describe('copyToShared', () => {

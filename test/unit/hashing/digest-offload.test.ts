@@ -93,6 +93,18 @@ describe('digest offload', () => {
     expect(offload.waiting).toBe(0);
   });
 
+  it('hands a waiting buffer to the worker as soon as a slot frees, in order, growing the slot when needed', async () => {
+    offload = new DigestOffload(SCRIPT, { ...OPTIONS, slots: 2 });
+    // The third buffer is larger than either slot, so the slot it gets must grow.
+    const inputs = [70_000, 80_000, 900_000, 60_000, 75_000].map((n) => randomBytes(n));
+    const pending = inputs.map((b) => offload.digest(b, ['sha256']));
+    expect([offload.inFlight, offload.waiting]).toEqual([2, 3]);
+    await pending[0];
+    // The freed slot went to the next waiting buffer, not to the calling thread.
+    expect([offload.inFlight, offload.waiting]).toEqual([2, 2]);
+    expect(await Promise.all(pending)).toEqual(inputs.map((b) => expected(b, ['sha256'])));
+  });
+
   it('answers buffers waiting for a slot from the calling thread when the worker stalls or is closed', async () => {
     for (const close of [false, true]) {
       offload = new DigestOffload(join(FIXTURES, 'workers/silent-digest-worker.js'), {
@@ -108,6 +120,27 @@ describe('digest offload', () => {
       expect(offload.waiting).toBe(0);
       await offload.close();
     }
+  });
+
+  it('answers waiting buffers one after another, each on a turn of the event loop, once the worker is gone', async () => {
+    offload = new DigestOffload(join(FIXTURES, 'workers/silent-digest-worker.js'), { ...OPTIONS, slots: 1 });
+    const inputs = Array.from({ length: 4 }, () => randomBytes(600_000));
+    const pending = inputs.map((b) => offload.digest(b, ALL));
+    expect(offload.waiting).toBe(3);
+    let turn = 0;
+    let counting = true;
+    const tick = (): void => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const settledOn = pending.map((p) => p.then((digests) => ({ digests, turn })));
+    await offload.close();
+    const settled = await Promise.all(settledOn);
+    counting = false;
+    expect(settled.map((s) => s.digests)).toEqual(inputs.map((b) => expected(b, ALL)));
+    // Answered here in one go, the three waiting buffers would hold the event loop for one turn.
+    expect(new Set(settled.slice(1).map((s) => s.turn)).size).toBe(3);
   });
 
   it('grows a slot for a larger buffer after a smaller one', async () => {

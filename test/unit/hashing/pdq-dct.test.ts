@@ -1,4 +1,10 @@
-import { pdqMedian } from '../../../src/hashing/pdq-dct';
+import {
+  PDQ_DIHEDRAL_SIGNS,
+  PDQ_DIHEDRAL_VARIANTS,
+  type PdqDihedralVariant,
+  pdqDihedralDct,
+  pdqMedian,
+} from '../../../src/hashing/pdq-dct';
 
 /** What the median was before: the value a sort leaves at index 127. */
 function sortedMedian(values: Float32Array): number {
@@ -23,7 +29,7 @@ describe('pdqMedian', () => {
     ['descending', () => Float32Array.from({ length: 256 }, (_, i) => 256 - i)],
     [
       'zeros of both signs',
-      () => Float32Array.from({ length: 256 }, (_, i) => (i % 2 ? -0 : 0) + (i > 200 ? 1 : 0)),
+      () => Float32Array.from({ length: 256 }, (_, i) => (i > 200 ? 1 : i % 2 ? -0 : 0)),
     ],
     ['one outlier', () => Float32Array.from({ length: 256 }, (_, i) => (i === 0 ? 1e30 : random()))],
   ];
@@ -44,4 +50,35 @@ describe('pdqMedian', () => {
       }
     });
   }
+});
+
+describe('pdqDihedralDct', () => {
+  // specs/pdq.md's table in another form: the rotations by 90 and 270 degrees and the two diagonal
+  // mirrors transpose the 16x16 block; PDQ_DIHEDRAL_SIGNS says which terms change sign.
+  const TRANSPOSED = new Set<PdqDihedralVariant>(['rot90', 'rot270', 'flipplus1', 'flipminus1']);
+  function byTheTable(a: Float32Array, variant: PdqDihedralVariant): Float32Array {
+    const out = new Float32Array(256);
+    const pattern = PDQ_DIHEDRAL_SIGNS[variant];
+    for (let i = 0; i < 16; i++) {
+      for (let j = 0; j < 16; j++) {
+        const negate = [false, j % 2 === 0, i % 2 === 0, i % 2 !== j % 2][pattern];
+        const v = a[i * 16 + j]!;
+        out[TRANSPOSED.has(variant) ? j * 16 + i : i * 16 + j] = negate ? -v : v;
+      }
+    }
+    return out;
+  }
+
+  it('moves and negates every term as the table says, zeros of both signs included', () => {
+    const random = seeded(11);
+    const dct = Float32Array.from({ length: 256 }, (_, k) =>
+      k % 17 === 0 ? (k % 2 ? -0 : 0) : random() - 0.5,
+    );
+    for (const variant of PDQ_DIHEDRAL_VARIANTS) {
+      const out = new Float32Array(256).fill(Number.NaN);
+      pdqDihedralDct(dct, variant, out);
+      const want = byTheTable(dct, variant);
+      for (let k = 0; k < 256; k++) expect(Object.is(out[k], want[k])).toBe(true);
+    }
+  });
 });
