@@ -13,6 +13,7 @@ import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { copyBytes, SLICE_BYTES, yieldToEventLoop } from '../cooperative';
+import { slotBytesFor } from './shared-slots';
 
 /** The digests the offload computes. */
 export type DigestAlgorithm = 'md5' | 'sha1' | 'sha256';
@@ -150,13 +151,6 @@ interface Pending extends Job {
   /** The slot the bytes were copied into; none for bytes already in shared memory. */
   readonly slot: Slot | undefined;
   readonly startedAt: number;
-}
-
-/** Slot sizes are powers of two from 64 KiB, so a slot is rarely re-allocated. */
-function slotBytesFor(length: number, maxBytes: number): number {
-  let size = 64 * 1024;
-  while (size < length) size *= 2;
-  return Math.min(size, maxBytes);
 }
 
 /** See the module comment. One instance per hasher; `close()` it with the hasher. */

@@ -29,6 +29,7 @@ import type {
   UnavailableReason,
 } from './outcome';
 import { computePerceptual, type HashSource } from './perceptual';
+import { SharedSlots } from './shared-slots';
 import { DECODABLE_FORMATS, SNIFF_BYTES, sniffFormat } from './sniff';
 import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
 
@@ -162,6 +163,8 @@ export function createHasher(options: HashingOptions = {}): Hasher {
           jobTimeoutMs: config.timeoutMs + 5_000,
         })
       : undefined;
+  // One input slot per worker: a job waiting in the queue gets a fresh copy instead.
+  const inputSlots = pool ? new SharedSlots(config.workers, OFFLOAD_MAX_BYTES) : undefined;
   const offload =
     config.workers > 0
       ? new DigestOffload(resolveWorkerScript(__dirname, 'digest-worker'), {
@@ -214,13 +217,24 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   ): Promise<HashJobResult> => {
     try {
       // The caller's buffer (multer's req.file.buffer) must stay usable, so the worker gets a
-      // copy of exactly its bytes, transferred: one copy, where a structured clone of the view
-      // would copy its whole backing store twice (serialise, then deserialise). Bytes in shared
-      // memory are read by the worker where they are; a large upload is copied there in pieces.
+      // copy of exactly its bytes: in a reused shared slot while one is free (a memcpy), else a
+      // fresh copy, transferred (one copy, where a structured clone of the view would copy its
+      // whole backing store twice). Bytes in shared memory are read by the worker where they
+      // are; a large upload is copied there in pieces. A slot is freed when the job settles, a
+      // worker that timed out included (its late reads of the slot only feed an answer nobody
+      // takes).
       if ('bytes' in source) {
         const job = { config, digests: digestBits(digests) };
         const bytes = await bytesToHand(source.bytes);
         if (isShared(bytes)) return await pool!.run({ source: { bytes }, ...job });
+        const slot = inputSlots?.take(bytes);
+        if (slot) {
+          try {
+            return await pool!.run({ source: { bytes: slot.view }, ...job });
+          } finally {
+            slot.release();
+          }
+        }
         const copy = new Uint8Array(bytes);
         return await pool!.run({ source: { bytes: copy }, ...job }, [copy.buffer]);
       }

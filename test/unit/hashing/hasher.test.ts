@@ -255,6 +255,25 @@ describe('exact digests of an in-memory image in the worker', () => {
     });
   });
 
+  it('are those of each upload when more uploads are in flight than the workers have input slots', async () => {
+    await withHasher({ workers: 2 }, async (hasher) => {
+      // Different images of different sizes at once: two go through the workers' reused input
+      // slots, the others wait in the queue with copies of their own; a slot freed by one upload
+      // and filled by the next must never mix their bytes.
+      const images = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => syntheticImage(120 + 37 * i, 90 + 23 * i)),
+      );
+      const uploads = images.map((jpeg, i) => Buffer.concat([jpeg, randomBytes(i * 20_000)]));
+      const outcomes = await Promise.all(uploads.map((bytes) => hasher.hash({ bytes })));
+      await withHasher({ workers: 0 }, async (here) => {
+        for (const [i, bytes] of uploads.entries()) {
+          expect(exactOf(outcomes[i]!)).toEqual(digestsOf(bytes));
+          expect(outcomes[i]!.hashes).toEqual((await here.hash({ bytes })).hashes);
+        }
+      });
+    });
+  });
+
   it('reuse a SHA-256 the caller already has and compute the other two', async () => {
     await withHasher({ workers: 1 }, async (hasher) => {
       const jpeg = await syntheticImage(200, 160);
