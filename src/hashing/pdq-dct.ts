@@ -181,60 +181,28 @@ export function pdqDihedralDct(a: Float32Array, variant: PdqDihedralVariant, out
   }
 }
 
-/** Where each DCT value goes for a variant, and whether its sign flips: {@link dihedralRule} tabled once. */
+/** The variants that transpose the 16x16 block: the quarter turns and the two diagonal mirrors. */
+const TRANSPOSING: ReadonlySet<PdqDihedralVariant> = new Set(['rot90', 'rot270', 'flipplus1', 'flipminus1']);
+
+/** Where each DCT term goes for a variant, and whether its sign flips, built once per variant. */
 const dihedralMoves = new Map<PdqDihedralVariant, { to: Uint8Array; negate: Uint8Array }>();
 
 function dihedralMove(variant: PdqDihedralVariant): { to: Uint8Array; negate: Uint8Array } {
   let move = dihedralMoves.get(variant);
   if (!move) {
-    // Applying the rule to the values 1..256 shows where each goes and with which sign.
-    const probe = new Float32Array(256).map((_, k) => k + 1);
-    const moved = new Float32Array(256);
-    dihedralRule(probe, variant, moved);
+    const pattern = PDQ_DIHEDRAL_SIGNS[variant];
+    const transpose = TRANSPOSING.has(variant);
     move = { to: new Uint8Array(256), negate: new Uint8Array(256) };
-    for (let t = 0; t < 256; t++) {
-      const k = Math.abs(moved[t]!) - 1;
-      move.to[k] = t;
-      move.negate[k] = moved[t]! < 0 ? 1 : 0;
+    for (let i = 0; i < 16; i++) {
+      for (let j = 0; j < 16; j++) {
+        const iEven = (i & 1) === 0;
+        const jEven = (j & 1) === 0;
+        const flips = pattern === 1 ? jEven : pattern === 2 ? iEven : pattern === 3 && iEven !== jEven;
+        move.to[i * 16 + j] = transpose ? j * 16 + i : i * 16 + j;
+        move.negate[i * 16 + j] = flips ? 1 : 0;
+      }
     }
     dihedralMoves.set(variant, move);
   }
   return move;
-}
-
-/** The table of specs/pdq.md, term by term. */
-function dihedralRule(a: Float32Array, variant: PdqDihedralVariant, out: Float32Array): void {
-  for (let i = 0; i < 16; i++) {
-    for (let j = 0; j < 16; j++) {
-      const v = a[i * 16 + j]!;
-      const iOdd = (i & 1) === 1;
-      const jOdd = (j & 1) === 1;
-      switch (variant) {
-        case 'orig':
-          out[i * 16 + j] = v;
-          break;
-        case 'rot90':
-          out[j * 16 + i] = jOdd ? v : -v;
-          break;
-        case 'rot180':
-          out[i * 16 + j] = iOdd !== jOdd ? -v : v;
-          break;
-        case 'rot270':
-          out[j * 16 + i] = iOdd ? v : -v;
-          break;
-        case 'flipx':
-          out[i * 16 + j] = iOdd ? v : -v;
-          break;
-        case 'flipy':
-          out[i * 16 + j] = jOdd ? v : -v;
-          break;
-        case 'flipplus1':
-          out[j * 16 + i] = v;
-          break;
-        case 'flipminus1':
-          out[j * 16 + i] = iOdd !== jOdd ? -v : v;
-          break;
-      }
-    }
-  }
 }

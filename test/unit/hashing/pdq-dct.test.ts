@@ -1,5 +1,4 @@
 import {
-  PDQ_DIHEDRAL_SIGNS,
   PDQ_DIHEDRAL_VARIANTS,
   type PdqDihedralVariant,
   pdqDihedralDct,
@@ -53,17 +52,26 @@ describe('pdqMedian', () => {
 });
 
 describe('pdqDihedralDct', () => {
-  // specs/pdq.md's table in another form: the rotations by 90 and 270 degrees and the two diagonal
-  // mirrors transpose the 16x16 block; PDQ_DIHEDRAL_SIGNS says which terms change sign.
-  const TRANSPOSED = new Set<PdqDihedralVariant>(['rot90', 'rot270', 'flipplus1', 'flipminus1']);
+  // specs/pdq.md's table, term by term.
   function byTheTable(a: Float32Array, variant: PdqDihedralVariant): Float32Array {
     const out = new Float32Array(256);
-    const pattern = PDQ_DIHEDRAL_SIGNS[variant];
     for (let i = 0; i < 16; i++) {
       for (let j = 0; j < 16; j++) {
-        const negate = [false, j % 2 === 0, i % 2 === 0, i % 2 !== j % 2][pattern];
         const v = a[i * 16 + j]!;
-        out[TRANSPOSED.has(variant) ? j * 16 + i : i * 16 + j] = negate ? -v : v;
+        const iOdd = (i & 1) === 1;
+        const jOdd = (j & 1) === 1;
+        const table: Record<PdqDihedralVariant, readonly [number, number]> = {
+          orig: [i * 16 + j, v],
+          rot90: [j * 16 + i, jOdd ? v : -v],
+          rot180: [i * 16 + j, iOdd !== jOdd ? -v : v],
+          rot270: [j * 16 + i, iOdd ? v : -v],
+          flipx: [i * 16 + j, iOdd ? v : -v],
+          flipy: [i * 16 + j, jOdd ? v : -v],
+          flipplus1: [j * 16 + i, v],
+          flipminus1: [j * 16 + i, iOdd !== jOdd ? -v : v],
+        };
+        const [at, value] = table[variant];
+        out[at] = value;
       }
     }
     return out;
