@@ -339,7 +339,14 @@ if (missing) {
       };
 
       await page.goto(url('/login'));
-      expect(await focusIs('#user')).toBe(true); // the form takes focus on arrival
+      // The form takes focus on arrival. Chromium applies `autofocus` at a rendering update after
+      // the load event, which a busy machine can delay past `goto`: wait for it, up to 5 s.
+      await page
+        .waitForFunction(() => document.activeElement?.matches('#user') ?? false, undefined, {
+          timeout: 5_000,
+        })
+        .catch(() => undefined);
+      expect(await focusIs('#user')).toBe(true);
       await page.keyboard.type('reviewer');
       await tabTo('#password');
       await page.keyboard.type(PASSWORDS.reviewer);
