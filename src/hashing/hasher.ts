@@ -225,7 +225,9 @@ export function createHasher(options: HashingOptions = {}): Hasher {
       // takes).
       if ('bytes' in source) {
         const job = { config, digests: digestBits(digests) };
-        const bytes = await bytesToHand(source.bytes);
+        // Not awaited when there is nothing to copy: a turn of the microtask queue is on the path.
+        const bytes =
+          source.bytes.byteLength > OFFLOAD_MAX_BYTES ? await bytesToHand(source.bytes) : source.bytes;
         if (isShared(bytes)) return await pool!.run({ source: { bytes }, ...job });
         const slot = inputSlots?.take(bytes);
         if (slot) {
