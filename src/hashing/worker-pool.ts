@@ -169,7 +169,6 @@ export class WorkerPool<Req, Res> {
 
   #spawn(): Slot {
     const worker = new Worker(this.#script, { workerData: this.#workerData });
-    worker.unref();
     const slot: Slot = { worker, job: undefined, jobId: 0, startedAt: 0 };
     worker.on('message', (msg: { id: number; result?: unknown; error?: { message: string } }) => {
       const job = slot.job;
@@ -190,6 +189,9 @@ export class WorkerPool<Req, Res> {
     };
     worker.on('error', onDeath);
     worker.on('exit', (code) => onDeath(new Error(`worker exited with code ${code}`)));
+    // After the listeners: adding a 'message' listener references the worker's port again. The
+    // workers never hold the process open; the watchdog does while a job runs.
+    worker.unref();
     return slot;
   }
 

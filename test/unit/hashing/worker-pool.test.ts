@@ -1,9 +1,23 @@
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { PoolJobError, WorkerPool } from '../../../src/hashing/worker-pool';
 import { FIXTURES } from '../../helpers/vectors';
 
 type Req = { do: string; value?: unknown; ms?: number; bytes?: Uint8Array };
 const SCRIPT = join(FIXTURES, 'workers/misbehaving-worker.js');
+const COMPILED_POOL = resolve(__dirname, '../../../dist/hashing/worker-pool.js');
+
+/** Runs `code` in a fresh Node process (with the compiled pool as `WorkerPool`) and returns its output. */
+async function runNode(code: string): Promise<{ stdout: string; ms: number }> {
+  const started = Date.now();
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['-e', `const { WorkerPool } = require(${JSON.stringify(COMPILED_POOL)});\n${code}`],
+    { timeout: 20_000 },
+  );
+  return { stdout, ms: Date.now() - started };
+}
 
 describe('worker pool', () => {
   let pool: WorkerPool<Req, unknown>;
@@ -41,6 +55,28 @@ describe('worker pool', () => {
     await expect(pool.run({ do: 'hang' })).rejects.toMatchObject({ failure: 'timed-out' });
     await expect(pool.run({ do: 'echo', value: 'ok' })).resolves.toBe('ok');
     expect(pool.replacedWorkers).toBe(1);
+  });
+
+  it('counts running jobs and keeps the process alive only while one runs', async () => {
+    pool = new WorkerPool(SCRIPT, { size: 2 });
+    const jobs = [pool.run({ do: 'slow-echo', value: 1, ms: 100 }), pool.run({ do: 'echo', value: 2 })];
+    expect(pool.running).toBe(2);
+    await Promise.all(jobs);
+    expect(pool.running).toBe(0);
+
+    // Nothing but the pool's job keeps this process alive: it must wait for the answer.
+    const busy = await runNode(
+      `const pool = new WorkerPool(${JSON.stringify(SCRIPT)}, { size: 1 });
+       pool.run({ do: 'slow-echo', value: 'answered', ms: 300 }).then((v) => console.log(v));`,
+    );
+    expect(busy.stdout.trim()).toBe('answered');
+    // An idle pool that nobody closed does not hold the process open (its watchdog is unreferenced).
+    const idle = await runNode(
+      `const pool = new WorkerPool(${JSON.stringify(SCRIPT)}, { size: 1, jobTimeoutMs: 60_000 });
+       pool.run({ do: 'echo', value: 'done' }).then((v) => console.log(v));`,
+    );
+    expect(idle.stdout.trim()).toBe('done');
+    expect(idle.ms).toBeLessThan(15_000);
   });
 
   it('refuses work at once when the queue is full', async () => {
