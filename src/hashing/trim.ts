@@ -61,37 +61,38 @@ function colourOffsets(channels: number): readonly [number, number, number] {
   return channels < 3 ? [0, 0, 0] : [0, 1, 2];
 }
 
+/** Counts of each sample value along one line, per colour channel; reused by {@link medianColour}. */
+const histogram = new Uint32Array(3 * 256);
+
 /** The frame colour a side starts from: the per-channel median of its outermost line. */
 function medianColour(
   px: Pixels,
   side: Side,
   box: { left: number; top: number; right: number; bottom: number },
 ): [number, number, number] {
-  const hist = new Uint32Array(3 * 256);
+  const hist = histogram.fill(0);
   const c = px.channels;
+  const d = px.data;
   const [, g, b] = colourOffsets(c);
-  let n = 0;
-  const visit = (x: number, y: number): void => {
-    const o = (y * px.width + x) * c;
-    hist[px.data[o]!]!++;
-    hist[256 + px.data[o + g]!]!++;
-    hist[512 + px.data[o + b]!]!++;
-    n++;
-  };
-  if (side === 'top' || side === 'bottom') {
-    const y = side === 'top' ? box.top : box.bottom - 1;
-    for (let x = box.left; x < box.right; x++) visit(x, y);
-  } else {
-    const x = side === 'left' ? box.left : box.right - 1;
-    for (let y = box.top; y < box.bottom; y++) visit(x, y);
+  const horizontal = side === 'top' || side === 'bottom';
+  const from = horizontal ? box.left : box.top;
+  const n = (horizontal ? box.right : box.bottom) - from;
+  const step = horizontal ? c : px.width * c;
+  let o = horizontal
+    ? ((side === 'top' ? box.top : box.bottom - 1) * px.width + from) * c
+    : (from * px.width + (side === 'left' ? box.left : box.right - 1)) * c;
+  for (let i = 0; i < n; i++, o += step) {
+    hist[d[o]!]!++;
+    hist[256 + d[o + g]!]!++;
+    hist[512 + d[o + b]!]!++;
   }
   const out: [number, number, number] = [0, 0, 0];
-  for (let c = 0; c < 3; c++) {
+  for (let ch = 0; ch < 3; ch++) {
     let seen = 0;
     for (let v = 0; v < 256; v++) {
-      seen += hist[c * 256 + v]!;
+      seen += hist[ch * 256 + v]!;
       if (2 * seen >= n) {
-        out[c] = v;
+        out[ch] = v;
         break;
       }
     }
@@ -99,7 +100,11 @@ function medianColour(
   return out;
 }
 
-/** Pixels of one row (`y`, columns `from..to-1`) or column (`x`, rows `from..to-1`) within tolerance of `ref`. */
+/**
+ * Pixels of one row (`y`, columns `from..to-1`) or column (`x`, rows `from..to-1`) within tolerance of `ref`.
+ * A sample s is within tolerance t of r when s - (r - t), taken as unsigned, is at most 2t: one
+ * subtraction and one comparison a channel.
+ */
 function lineMatches(
   px: Pixels,
   horizontal: boolean,
@@ -112,22 +117,29 @@ function lineMatches(
 ): boolean {
   const d = px.data;
   const c = px.channels;
-  const [, g, b] = colourOffsets(c);
   const step = horizontal ? c : px.width * c;
   let o = horizontal ? (at * px.width + from) * c : (from * px.width + at) * c;
   const length = to - from;
-  let misses = 0;
-  const allowed = length - needed;
+  const span = 2 * tolerance;
+  const lo0 = ref[0] - tolerance;
+  // Stop at the first line that cannot reach the fraction any more: content is usually reached
+  // within a few pixels, so an image without a frame costs one line a side.
+  let allowed = length - needed;
+  if (c < 3) {
+    // Greyscale: the grey sample stands for R, G and B alike.
+    for (let i = 0; i < length; i++, o += step) {
+      if ((d[o]! - lo0) >>> 0 > span && --allowed < 0) return false;
+    }
+    return true;
+  }
+  const lo1 = ref[1] - tolerance;
+  const lo2 = ref[2] - tolerance;
   for (let i = 0; i < length; i++, o += step) {
     if (
-      Math.abs(d[o]! - ref[0]) > tolerance ||
-      Math.abs(d[o + g]! - ref[1]) > tolerance ||
-      Math.abs(d[o + b]! - ref[2]) > tolerance
-    ) {
-      // Stop at the first line that cannot reach the fraction any more: content is usually
-      // reached within a few pixels, so an image without a frame costs one line a side.
-      if (++misses > allowed) return false;
-    }
+      ((d[o]! - lo0) >>> 0 > span || (d[o + 1]! - lo1) >>> 0 > span || (d[o + 2]! - lo2) >>> 0 > span) &&
+      --allowed < 0
+    )
+      return false;
   }
   return true;
 }

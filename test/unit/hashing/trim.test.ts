@@ -131,6 +131,50 @@ describe('findContentBox', () => {
     expect(findContentBox(await rgba(flat))).toBeUndefined();
   });
 
+  describe('tolerance, at its edge, in every layout', () => {
+    // A 300x200 image of noise framed 30 px all round by a colour near both ends of the range;
+    // every fourth frame pixel is off by exactly `off` levels on each channel (up or down), far
+    // more than the 2% of a line that may miss.
+    const W = 300;
+    const H = 200;
+    const FRAME = 30;
+    const COLOUR = [12, 128, 243] as const;
+    function noisyFrame(channels: 1 | 2 | 3 | 4, off: number): Pixels {
+      const up = off >= 0;
+      const size = Math.abs(off);
+      const data = new Uint8Array(W * H * channels);
+      let seed = 7;
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const o = (y * W + x) * channels;
+          const inFrame = x < FRAME || x >= W - FRAME || y < FRAME || y >= H - FRAME;
+          const moved = (x + y) % 4 === 0 ? (up ? size : -size) : 0;
+          for (let c = 0; c < channels; c++) {
+            seed = (seed * 1103515245 + 12345) >>> 0;
+            const alpha = (channels === 2 || channels === 4) && c === channels - 1;
+            if (alpha)
+              data[o + c] = seed >>> 24; // never looked at
+            else if (inFrame) data[o + c] = COLOUR[channels < 3 ? 1 : c]! + moved;
+            else data[o + c] = seed >>> 24;
+          }
+        }
+      }
+      return { width: W, height: H, channels, data, ...(channels < 3 ? { grey: true } : {}) };
+    }
+    const CONTENT_BOX = { left: FRAME, top: FRAME, width: W - 2 * FRAME, height: H - 2 * FRAME };
+
+    for (const channels of [1, 2, 3, 4] as const) {
+      it(`counts a sample off by exactly the tolerance as frame, and one level more as content (${channels} channels)`, () => {
+        for (const off of [12, -12]) {
+          expect(findContentBox(noisyFrame(channels, off), { tolerance: 12 })).toEqual(CONTENT_BOX);
+          expect(findContentBox(noisyFrame(channels, off), { tolerance: 11 })).toBeUndefined();
+        }
+        expect(findContentBox(noisyFrame(channels, 0), { tolerance: 0 })).toEqual(CONTENT_BOX);
+        expect(findContentBox(noisyFrame(channels, 1), { tolerance: 0 })).toBeUndefined();
+      });
+    }
+  });
+
   it('finds the same box in RGB pixels as in their RGBA layout', async () => {
     const bytes = await framed(
       { top: 30, bottom: 30, left: 40, right: 40 },
