@@ -65,6 +65,16 @@ export async function forEachCooperative(
 export const SLICE_BYTES = 1024 * 1024;
 
 /**
+ * The size of a reusable shared buffer for `length` bytes: a power of two from 64 KiB, so that a
+ * buffer is rarely re-allocated, and at most `maxBytes`.
+ */
+export function slotBytesFor(length: number, maxBytes: number): number {
+  let size = 64 * 1024;
+  while (size < length) size *= 2;
+  return Math.min(size, maxBytes);
+}
+
+/**
  * Copies `source` into `target` at `offset` (a RangeError when it does not fit or the offset is
  * no whole number). Into shared memory, V8's `TypedArray#set` copies in a way that is safe
  * against other threads' reads and about 2.5 times slower than a plain memory copy (measured on

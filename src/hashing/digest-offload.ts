@@ -12,8 +12,7 @@
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { copyBytes, SLICE_BYTES, yieldToEventLoop } from '../cooperative';
-import { slotBytesFor } from './shared-slots';
+import { copyBytes, SLICE_BYTES, slotBytesFor, yieldToEventLoop } from '../cooperative';
 
 /** The digests the offload computes. */
 export type DigestAlgorithm = 'md5' | 'sha1' | 'sha256';

@@ -29,7 +29,6 @@ import type {
   UnavailableReason,
 } from './outcome';
 import { computePerceptual, type HashSource } from './perceptual';
-import { SharedSlots } from './shared-slots';
 import { DECODABLE_FORMATS, SNIFF_BYTES, sniffFormat } from './sniff';
 import { PoolJobError, resolveWorkerScript, WorkerPool } from './worker-pool';
 
@@ -161,10 +160,9 @@ export function createHasher(options: HashingOptions = {}): Hasher {
           size: config.workers,
           maxQueue: config.maxQueue,
           jobTimeoutMs: config.timeoutMs + 5_000,
+          inputBytes: OFFLOAD_MAX_BYTES,
         })
       : undefined;
-  // One input slot per worker: a job waiting in the queue gets a fresh copy instead.
-  const inputSlots = pool ? new SharedSlots(config.workers, OFFLOAD_MAX_BYTES) : undefined;
   const offload =
     config.workers > 0
       ? new DigestOffload(resolveWorkerScript(__dirname, 'digest-worker'), {
@@ -217,28 +215,17 @@ export function createHasher(options: HashingOptions = {}): Hasher {
   ): Promise<HashJobResult> => {
     try {
       // The caller's buffer (multer's req.file.buffer) must stay usable, so the worker gets a
-      // copy of exactly its bytes: in a reused shared slot while one is free (a memcpy), else a
-      // fresh copy, transferred (one copy, where a structured clone of the view would copy its
-      // whole backing store twice). Bytes in shared memory are read by the worker where they
-      // are; a large upload is copied there in pieces. A slot is freed when the job settles, a
-      // worker that timed out included (its late reads of the slot only feed an answer nobody
-      // takes).
+      // copy of exactly its bytes, made when a worker takes the job: into that worker's reused
+      // shared input buffer (a memcpy). A job waiting in the queue holds no copy. Bytes in shared
+      // memory (an upload over 4 MiB, copied there in pieces) are read by the worker where they
+      // are.
       if ('bytes' in source) {
         const job = { config, digests: digestBits(digests) };
         // Not awaited when there is nothing to copy: a turn of the microtask queue is on the path.
         const bytes =
           source.bytes.byteLength > OFFLOAD_MAX_BYTES ? await bytesToHand(source.bytes) : source.bytes;
         if (isShared(bytes)) return await pool!.run({ source: { bytes }, ...job });
-        const slot = inputSlots?.take(bytes);
-        if (slot) {
-          try {
-            return await pool!.run({ source: { bytes: slot.view }, ...job });
-          } finally {
-            slot.release();
-          }
-        }
-        const copy = new Uint8Array(bytes);
-        return await pool!.run({ source: { bytes: copy }, ...job }, [copy.buffer]);
+        return await pool!.runWithInput(bytes, (copy) => ({ source: { bytes: copy }, ...job }));
       }
       return await pool!.run({ source, config });
     } catch (err) {

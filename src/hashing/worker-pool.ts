@@ -9,6 +9,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { copyBytes, slotBytesFor } from '../cooperative';
 import { ErrorCodes, HashgateError } from '../errors';
 
 /** Why a job submitted to the pool did not produce a result. */
@@ -38,10 +39,17 @@ export interface WorkerPoolOptions {
   readonly jobTimeoutMs?: number;
   /** Data passed to each worker as `workerData`. */
   readonly workerData?: unknown;
+  /**
+   * Largest input of {@link WorkerPool.runWithInput} copied into the worker's own reusable
+   * shared buffer; a larger one is copied into a fresh buffer that is transferred. @default 4 MiB
+   */
+  readonly inputBytes?: number;
 }
 
 interface Job {
+  /** The message, or, for a job with input bytes, what makes it from the worker's copy of them. */
   readonly message: unknown;
+  readonly input?: { readonly bytes: Uint8Array; readonly build: (copy: Uint8Array) => unknown };
   readonly transfer: readonly ArrayBuffer[];
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: Error) => void;
@@ -53,6 +61,8 @@ interface Slot {
   jobId: number;
   /** `performance.now()` when the running job was posted. */
   startedAt: number;
+  /** The worker's input buffer for {@link WorkerPool.runWithInput}, made when first needed. */
+  input: SharedArrayBuffer | undefined;
 }
 
 /**
@@ -82,6 +92,7 @@ export class WorkerPool<Req, Res> {
   readonly #maxQueue: number;
   readonly #jobTimeoutMs: number;
   readonly #workerData: unknown;
+  readonly #inputBytes: number;
   readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
   #nextId = 1;
@@ -102,6 +113,7 @@ export class WorkerPool<Req, Res> {
     this.#maxQueue = options.maxQueue ?? 1000;
     this.#jobTimeoutMs = options.jobTimeoutMs ?? 30_000;
     this.#workerData = options.workerData;
+    this.#inputBytes = options.inputBytes ?? 4 * 1024 * 1024;
     for (let i = 0; i < this.#size; i++) this.#slots.push(this.#spawn());
     const sweepMs = Math.max(10, Math.min(1_000, Math.floor(this.#jobTimeoutMs / 8)));
     this.#watchdog = setInterval(() => this.#sweep(), sweepMs);
@@ -134,9 +146,24 @@ export class WorkerPool<Req, Res> {
    * runs past its time limit, the worker dies, or the pool is closed.
    */
   run(message: Req, transfer: readonly ArrayBuffer[] = []): Promise<Res> {
+    return this.#submit({ message, transfer });
+  }
+
+  /**
+   * Runs one job that carries bytes, copied when a worker takes the job (not before): into that
+   * worker's own reusable shared buffer (a `memcpy`; up to `inputBytes`), or into a fresh buffer
+   * that is transferred; `build` makes the message from the copy. A job waiting in the queue
+   * holds no copy, and the caller's bytes are never transferred, but they are read only when the
+   * job starts: they must not change until the promise settles. Fails like {@link run}.
+   */
+  runWithInput(bytes: Uint8Array, build: (copy: Uint8Array) => Req): Promise<Res> {
+    return this.#submit({ message: undefined, input: { bytes, build }, transfer: [] });
+  }
+
+  #submit(what: Pick<Job, 'message' | 'input' | 'transfer'>): Promise<Res> {
     if (this.#closed) return Promise.reject(new PoolJobError('closed', 'The worker pool is closed'));
     return new Promise<Res>((resolve, reject) => {
-      const job: Job = { message, transfer, resolve: resolve as (v: unknown) => void, reject };
+      const job: Job = { ...what, resolve: resolve as (v: unknown) => void, reject };
       const idle = this.#slots.find((s) => s.job === undefined);
       if (idle) {
         this.#start(idle, job);
@@ -169,7 +196,7 @@ export class WorkerPool<Req, Res> {
 
   #spawn(): Slot {
     const worker = new Worker(this.#script, { workerData: this.#workerData });
-    const slot: Slot = { worker, job: undefined, jobId: 0, startedAt: 0 };
+    const slot: Slot = { worker, job: undefined, jobId: 0, startedAt: 0, input: undefined };
     worker.on('message', (msg: { id: number; result?: unknown; error?: { message: string } }) => {
       const job = slot.job;
       if (!job || msg.id !== slot.jobId) return;
@@ -204,12 +231,30 @@ export class WorkerPool<Req, Res> {
   }
 
   #start(slot: Slot, job: Job): void {
+    let message = job.message;
+    let transfer = job.transfer;
+    if (job.input) {
+      const { bytes, build } = job.input;
+      let copy: Uint8Array;
+      if (bytes.byteLength <= this.#inputBytes) {
+        // A replaced worker's slot starts without a buffer: the old worker may still read its own.
+        if (!slot.input || slot.input.byteLength < bytes.byteLength) {
+          slot.input = new SharedArrayBuffer(slotBytesFor(bytes.byteLength, this.#inputBytes));
+        }
+        copy = new Uint8Array(slot.input, 0, bytes.byteLength);
+        copyBytes(copy, bytes);
+      } else {
+        copy = new Uint8Array(bytes);
+        transfer = [copy.buffer as ArrayBuffer];
+      }
+      message = build(copy);
+    }
     slot.job = job;
     if (this.#running++ === 0) this.#watchdog.ref();
     const id = this.#nextId++;
     slot.jobId = id;
     slot.startedAt = performance.now();
-    slot.worker.postMessage({ id, message: job.message }, job.transfer as ArrayBuffer[]);
+    slot.worker.postMessage({ id, message }, transfer as ArrayBuffer[]);
   }
 
   /** Ends the slot's running job (the caller settles it). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyBytes, copyToShared, SLICE_BYTES, Yielder } from '../../src/cooperative';
+import { copyBytes, copyToShared, SLICE_BYTES, slotBytesFor, Yielder } from '../../src/cooperative';
 import { countEventLoopTurns } from '../helpers/event-loop';
 
 describe('copyBytes', () => {
@@ -80,5 +80,17 @@ describe('copyToShared', () => {
     const { result, turns } = await countEventLoopTurns(() => copyToShared(bytes, new Yielder(0, 1)));
     expect(Buffer.from(result).equals(bytes)).toBe(true);
     expect(turns).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe('slotBytesFor', () => {
+  it('gives a power of two from 64 KiB that holds the bytes, capped at the largest size', () => {
+    expect(slotBytesFor(0, 1 << 20)).toBe(64 * 1024);
+    expect(slotBytesFor(1, 1 << 20)).toBe(64 * 1024);
+    expect(slotBytesFor(64 * 1024, 1 << 20)).toBe(64 * 1024);
+    expect(slotBytesFor(64 * 1024 + 1, 1 << 20)).toBe(128 * 1024);
+    expect(slotBytesFor(300_000, 1 << 20)).toBe(512 * 1024);
+    expect(slotBytesFor(900_000, 1 << 20)).toBe(1 << 20);
+    expect(slotBytesFor(90_000, 100_000)).toBe(100_000);
   });
 });

@@ -1,10 +1,18 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PoolJobError, WorkerPool } from '../../../src/hashing/worker-pool';
 import { FIXTURES } from '../../helpers/vectors';
 
 type Req = { do: string; value?: unknown; ms?: number; bytes?: Uint8Array };
+type Inspected = { length: number; shared: boolean; sum: number };
+
+function checksum(b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < b.length; i++) sum = (sum * 31 + b[i]!) >>> 0;
+  return sum;
+}
 const SCRIPT = join(FIXTURES, 'workers/misbehaving-worker.js');
 const COMPILED_POOL = resolve(__dirname, '../../../dist/hashing/worker-pool.js');
 
@@ -98,6 +106,88 @@ describe('worker pool', () => {
     await running;
     await queued;
     await expect(pool.run({ do: 'echo', value: 3 })).rejects.toMatchObject({ failure: 'closed' });
+  });
+
+  describe('jobs with input bytes', () => {
+    it("copies the bytes into the worker's shared input buffer and leaves the caller's alone", async () => {
+      pool = new WorkerPool(SCRIPT, { size: 1 });
+      const bytes = randomBytes(300_001).subarray(1);
+      const result = (await pool.runWithInput(bytes, (copy) => ({
+        do: 'inspect',
+        bytes: copy,
+      }))) as Inspected;
+      expect(result).toEqual({ length: 300_000, shared: true, sum: checksum(bytes) });
+      expect(bytes.byteLength).toBe(300_000); // not detached
+    });
+
+    it('copies the bytes only when a worker takes the job, one job after another', async () => {
+      pool = new WorkerPool(SCRIPT, { size: 1 });
+      const built: number[] = [];
+      const inputs = [1, 2, 3].map((n) => randomBytes(1000 * n));
+      const jobs = inputs.map((bytes, i) =>
+        pool.runWithInput(bytes, (copy) => {
+          built.push(i);
+          return { do: 'inspect', bytes: copy, ms: 50 };
+        }),
+      );
+      // The first job runs; the two waiting ones hold no copy yet.
+      expect(built).toEqual([0]);
+      expect(pool.queued).toBe(2);
+      const results = (await Promise.all(jobs)) as Inspected[];
+      expect(built).toEqual([0, 1, 2]);
+      // Each job read its own bytes, though all went through the one worker's buffer.
+      expect(results.map((r) => r.sum)).toEqual(inputs.map(checksum));
+      expect(results.map((r) => r.length)).toEqual([1000, 2000, 3000]);
+    });
+
+    it('sends bytes over inputBytes as a fresh copy, transferred', async () => {
+      pool = new WorkerPool(SCRIPT, { size: 1, inputBytes: 100_000 });
+      const bytes = randomBytes(100_001);
+      const result = (await pool.runWithInput(bytes, (copy) => ({
+        do: 'inspect',
+        bytes: copy,
+      }))) as Inspected;
+      expect(result).toEqual({ length: 100_001, shared: false, sum: checksum(bytes) });
+      expect(bytes.byteLength).toBe(100_001);
+      const small = randomBytes(100_000);
+      await expect(pool.runWithInput(small, (copy) => ({ do: 'inspect', bytes: copy }))).resolves.toEqual({
+        length: 100_000,
+        shared: true,
+        sum: checksum(small),
+      });
+    });
+
+    it('gives the job after a timed-out one its own bytes, through the replacement worker', async () => {
+      pool = new WorkerPool(SCRIPT, { size: 1, jobTimeoutMs: 2_000 });
+      const first = randomBytes(5000);
+      await pool.runWithInput(first, (copy) => ({ do: 'inspect', bytes: copy }));
+      await expect(pool.runWithInput(first, () => ({ do: 'hang' }))).rejects.toMatchObject({
+        failure: 'timed-out',
+      });
+      const next = randomBytes(5000);
+      await expect(pool.runWithInput(next, (copy) => ({ do: 'inspect', bytes: copy }))).resolves.toEqual({
+        length: 5000,
+        shared: true,
+        sum: checksum(next),
+      });
+      expect(pool.replacedWorkers).toBe(1);
+    });
+
+    it('counts waiting input jobs against the queue limit and fails them when closed', async () => {
+      pool = new WorkerPool(SCRIPT, { size: 1, maxQueue: 1 });
+      const input = randomBytes(10);
+      const running = pool.runWithInput(input, (copy) => ({ do: 'inspect', bytes: copy, ms: 200 }));
+      const queued = pool.runWithInput(input, (copy) => ({ do: 'inspect', bytes: copy }));
+      await expect(
+        pool.runWithInput(input, (copy) => ({ do: 'inspect', bytes: copy })),
+      ).rejects.toMatchObject({
+        failure: 'overloaded',
+      });
+      const closing = pool.close();
+      await expect(running).rejects.toMatchObject({ failure: 'closed' });
+      await expect(queued).rejects.toMatchObject({ failure: 'closed' });
+      await closing;
+    });
   });
 
   it('transfers a buffer listed for transfer instead of copying it', async () => {
