@@ -166,7 +166,7 @@ export class WorkerPool<Req, Res> {
       const job: Job = { ...what, resolve: resolve as (v: unknown) => void, reject };
       const idle = this.#slots.find((s) => s.job === undefined);
       if (idle) {
-        this.#start(idle, job);
+        this.#start(idle, job); // a job that cannot be handed over is rejected there
       } else if (this.#queue.length >= this.#maxQueue) {
         reject(new PoolJobError('overloaded', `The scan queue is full (${this.#maxQueue} waiting)`));
       } else {
@@ -230,31 +230,45 @@ export class WorkerPool<Req, Res> {
     this.#next(fresh);
   }
 
-  #start(slot: Slot, job: Job): void {
-    let message = job.message;
-    let transfer = job.transfer;
-    if (job.input) {
-      const { bytes, build } = job.input;
-      let copy: Uint8Array;
-      if (bytes.byteLength <= this.#inputBytes) {
-        // A replaced worker's slot starts without a buffer: the old worker may still read its own.
-        if (!slot.input || slot.input.byteLength < bytes.byteLength) {
-          slot.input = new SharedArrayBuffer(slotBytesFor(bytes.byteLength, this.#inputBytes));
+  /**
+   * Starts `job` on the idle `slot`. When it cannot be handed over (its bytes could not be copied,
+   * its message not posted), the job fails with `worker-failed` and false is returned: this runs
+   * inside the workers' message handlers too, where a throw would reach the host uncaught.
+   */
+  #start(slot: Slot, job: Job): boolean {
+    const id = this.#nextId++;
+    try {
+      let message = job.message;
+      let transfer = job.transfer;
+      if (job.input) {
+        const { bytes, build } = job.input;
+        let copy: Uint8Array;
+        if (bytes.byteLength <= this.#inputBytes) {
+          // A replaced worker's slot starts without a buffer: the old worker may still read its own.
+          if (!slot.input || slot.input.byteLength < bytes.byteLength) {
+            slot.input = new SharedArrayBuffer(slotBytesFor(bytes.byteLength, this.#inputBytes));
+          }
+          copy = new Uint8Array(slot.input, 0, bytes.byteLength);
+          copyBytes(copy, bytes);
+        } else {
+          copy = new Uint8Array(bytes);
+          transfer = [copy.buffer as ArrayBuffer];
         }
-        copy = new Uint8Array(slot.input, 0, bytes.byteLength);
-        copyBytes(copy, bytes);
-      } else {
-        copy = new Uint8Array(bytes);
-        transfer = [copy.buffer as ArrayBuffer];
+        message = build(copy);
       }
-      message = build(copy);
+      // The answer cannot arrive before this turn ends, so the slot is marked busy after the post.
+      slot.worker.postMessage({ id, message }, transfer as ArrayBuffer[]);
+    } catch (cause) {
+      job.reject(
+        new PoolJobError('worker-failed', 'The job could not be handed to a scan worker', { cause }),
+      );
+      return false;
     }
     slot.job = job;
-    if (this.#running++ === 0) this.#watchdog.ref();
-    const id = this.#nextId++;
     slot.jobId = id;
     slot.startedAt = performance.now();
-    slot.worker.postMessage({ id, message }, transfer as ArrayBuffer[]);
+    if (this.#running++ === 0) this.#watchdog.ref();
+    return true;
   }
 
   /** Ends the slot's running job (the caller settles it). */
@@ -281,7 +295,8 @@ export class WorkerPool<Req, Res> {
 
   #next(slot: Slot): void {
     if (this.#closed || slot.job) return;
-    const job = this.#queue.shift();
-    if (job) this.#start(slot, job);
+    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
+      if (this.#start(slot, job)) return;
+    }
   }
 }

@@ -173,6 +173,28 @@ describe('worker pool', () => {
       expect(pool.replacedWorkers).toBe(1);
     });
 
+    it('fails only the job whose bytes cannot be handed over, whether it starts at once or from the queue', async () => {
+      pool = new WorkerPool(SCRIPT, { size: 1 });
+      const refused = (): never => {
+        throw new RangeError('Array buffer allocation failed');
+      };
+      // Started at once, on an idle worker.
+      await expect(pool.runWithInput(randomBytes(10), refused)).rejects.toMatchObject({
+        failure: 'worker-failed',
+        code: 'ERR_HASHGATE_WORKER_FAILED',
+      });
+      // Started from the queue when the running job answers (inside the worker's message handler).
+      const input = randomBytes(100);
+      const running = pool.runWithInput(input, (copy) => ({ do: 'inspect', bytes: copy, ms: 100 }));
+      const failing = pool.runWithInput(input, refused);
+      const after = pool.runWithInput(input, (copy) => ({ do: 'inspect', bytes: copy }));
+      await expect(running).resolves.toMatchObject({ sum: checksum(input) });
+      await expect(failing).rejects.toMatchObject({ failure: 'worker-failed' });
+      await expect(after).resolves.toMatchObject({ sum: checksum(input) });
+      expect(pool.running).toBe(0);
+      expect(pool.replacedWorkers).toBe(0);
+    });
+
     it('counts waiting input jobs against the queue limit and fails them when closed', async () => {
       pool = new WorkerPool(SCRIPT, { size: 1, maxQueue: 1 });
       const input = randomBytes(10);
