@@ -88,7 +88,11 @@ export interface Hasher {
   share(source: HashSource): Promise<HashSource>;
   /** SHA-256 alone (the verdict cache's key), on the digest thread like {@link Hasher.exact}. */
   sha256(source: HashSource): Promise<string>;
-  /** Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool. */
+  /**
+   * Decodes and computes the perceptual hashes. Never rejects for bad input or an overloaded pool.
+   * An in-memory buffer is read when a worker takes the job, which may be a while after the call:
+   * it must not change until the promise settles.
+   */
   perceptual(source: HashSource): Promise<PerceptualOutcome>;
   /**
    * Every hash of the file: the exact ones first, then the perceptual ones. The exact digests of

@@ -17,7 +17,8 @@ export interface TrimSettings {
   /**
    * Largest difference, in 0-255 levels on any of R, G and B (on the grey value of a greyscale
    * layout), between a pixel and the frame colour for the pixel to count as frame; alpha is not
-   * looked at. Absorbs JPEG noise; too large a value eats into dark or bright content.
+   * looked at. Absorbs JPEG noise; too large a value eats into dark or bright content. Levels are
+   * whole numbers, so a fraction counts as the whole number below it.
    * @default 12
    */
   readonly tolerance?: number;
@@ -120,8 +121,10 @@ function lineMatches(
   const step = horizontal ? c : px.width * c;
   let o = horizontal ? (at * px.width + from) * c : (from * px.width + at) * c;
   const length = to - from;
-  const span = 2 * tolerance;
-  const lo0 = ref[0] - tolerance;
+  // Differences are whole numbers: within 2.5 is within 2.
+  const t = Math.floor(tolerance);
+  const span = 2 * t;
+  const lo0 = ref[0] - t;
   // Stop at the first line that cannot reach the fraction any more: content is usually reached
   // within a few pixels, so an image without a frame costs one line a side.
   let allowed = length - needed;
@@ -132,8 +135,8 @@ function lineMatches(
     }
     return true;
   }
-  const lo1 = ref[1] - tolerance;
-  const lo2 = ref[2] - tolerance;
+  const lo1 = ref[1] - t;
+  const lo2 = ref[2] - t;
   for (let i = 0; i < length; i++, o += step) {
     if (
       ((d[o]! - lo0) >>> 0 > span || (d[o + 1]! - lo1) >>> 0 > span || (d[o + 2]! - lo2) >>> 0 > span) &&

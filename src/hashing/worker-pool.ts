@@ -233,10 +233,15 @@ export class WorkerPool<Req, Res> {
   /**
    * Starts `job` on the idle `slot`. When it cannot be handed over (its bytes could not be copied,
    * its message not posted), the job fails with `worker-failed` and false is returned: this runs
-   * inside the workers' message handlers too, where a throw would reach the host uncaught.
+   * inside the workers' message handlers too, where a throw would reach the host uncaught. The
+   * slot is busy before `build` runs, so a `build` that calls into the pool cannot take it.
    */
   #start(slot: Slot, job: Job): boolean {
     const id = this.#nextId++;
+    slot.job = job;
+    slot.jobId = id;
+    slot.startedAt = performance.now();
+    if (this.#running++ === 0) this.#watchdog.ref();
     try {
       let message = job.message;
       let transfer = job.transfer;
@@ -255,20 +260,18 @@ export class WorkerPool<Req, Res> {
           transfer = [copy.buffer as ArrayBuffer];
         }
         message = build(copy);
+        // The pool was closed meanwhile: the job is already settled.
+        if (slot.job !== job) return false;
       }
-      // The answer cannot arrive before this turn ends, so the slot is marked busy after the post.
       slot.worker.postMessage({ id, message }, transfer as ArrayBuffer[]);
+      return true;
     } catch (cause) {
+      if (slot.job === job) this.#finish(slot);
       job.reject(
         new PoolJobError('worker-failed', 'The job could not be handed to a scan worker', { cause }),
       );
       return false;
     }
-    slot.job = job;
-    slot.jobId = id;
-    slot.startedAt = performance.now();
-    if (this.#running++ === 0) this.#watchdog.ref();
-    return true;
   }
 
   /** Ends the slot's running job (the caller settles it). */
@@ -295,7 +298,7 @@ export class WorkerPool<Req, Res> {
 
   #next(slot: Slot): void {
     if (this.#closed || slot.job) return;
-    for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
+    for (let job = this.#queue.shift(); job && !this.#closed; job = this.#queue.shift()) {
       if (this.#start(slot, job)) return;
     }
   }

@@ -255,11 +255,11 @@ describe('exact digests of an in-memory image in the worker', () => {
     });
   });
 
-  it('are those of each upload when more uploads are in flight than the workers have input slots', async () => {
+  it('are those of each upload when more uploads are in flight than there are workers', async () => {
     await withHasher({ workers: 2 }, async (hasher) => {
-      // Different images of different sizes at once: two go through the workers' reused input
-      // slots, the others wait in the queue with copies of their own; a slot freed by one upload
-      // and filled by the next must never mix their bytes.
+      // Different images of different sizes at once: two start at once, the others wait in the
+      // queue and are copied into a worker's reused input buffer when it is free; one upload
+      // must never be read with another's bytes.
       const images = await Promise.all(
         Array.from({ length: 8 }, (_, i) => syntheticImage(120 + 37 * i, 90 + 23 * i)),
       );

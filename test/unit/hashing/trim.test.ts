@@ -169,6 +169,9 @@ describe('findContentBox', () => {
           expect(findContentBox(noisyFrame(channels, off), { tolerance: 12 })).toEqual(CONTENT_BOX);
           expect(findContentBox(noisyFrame(channels, off), { tolerance: 11 })).toBeUndefined();
         }
+        // Differences are whole levels: a fractional tolerance acts as the whole number below it.
+        expect(findContentBox(noisyFrame(channels, 12), { tolerance: 12.9 })).toEqual(CONTENT_BOX);
+        expect(findContentBox(noisyFrame(channels, -12), { tolerance: 11.9 })).toBeUndefined();
         expect(findContentBox(noisyFrame(channels, 0), { tolerance: 0 })).toEqual(CONTENT_BOX);
         expect(findContentBox(noisyFrame(channels, 1), { tolerance: 0 })).toBeUndefined();
       });

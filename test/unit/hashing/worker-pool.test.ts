@@ -157,20 +157,53 @@ describe('worker pool', () => {
       });
     });
 
-    it('gives the job after a timed-out one its own bytes, through the replacement worker', async () => {
+    it("reuses a worker's input buffer, and gives a replacement worker a new one", async () => {
       pool = new WorkerPool(SCRIPT, { size: 1, jobTimeoutMs: 2_000 });
+      const buffers: ArrayBufferLike[] = [];
+      const inspect = (copy: Uint8Array): Req => {
+        buffers.push(copy.buffer);
+        return { do: 'inspect', bytes: copy };
+      };
       const first = randomBytes(5000);
-      await pool.runWithInput(first, (copy) => ({ do: 'inspect', bytes: copy }));
-      await expect(pool.runWithInput(first, () => ({ do: 'hang' }))).rejects.toMatchObject({
-        failure: 'timed-out',
-      });
+      await pool.runWithInput(first, inspect);
+      await pool.runWithInput(randomBytes(6000), inspect);
+      expect(buffers[1]).toBe(buffers[0]);
+      // The hanging worker keeps its buffer (it could still read it) until it is terminated.
+      await expect(
+        pool.runWithInput(first, (copy) => {
+          buffers.push(copy.buffer);
+          return { do: 'hang' };
+        }),
+      ).rejects.toMatchObject({ failure: 'timed-out' });
+      expect(buffers[2]).toBe(buffers[0]);
       const next = randomBytes(5000);
-      await expect(pool.runWithInput(next, (copy) => ({ do: 'inspect', bytes: copy }))).resolves.toEqual({
+      await expect(pool.runWithInput(next, inspect)).resolves.toEqual({
         length: 5000,
         shared: true,
         sum: checksum(next),
       });
+      expect(buffers[3]).toBeInstanceOf(SharedArrayBuffer);
+      expect(buffers[3]).not.toBe(buffers[0]);
       expect(pool.replacedWorkers).toBe(1);
+    });
+
+    it('keeps the worker of a job whose build calls into the pool', async () => {
+      pool = new WorkerPool(SCRIPT, { size: 1 });
+      let inner: Promise<unknown> | undefined;
+      const outer = pool.runWithInput(randomBytes(10), (copy) => {
+        inner = pool.run({ do: 'echo', value: 'inner' });
+        return { do: 'inspect', bytes: copy };
+      });
+      await expect(outer).resolves.toMatchObject({ length: 10 });
+      await expect(inner).resolves.toBe('inner');
+      expect(pool.running).toBe(0);
+
+      const closing = pool.runWithInput(randomBytes(10), (copy) => {
+        void pool.close();
+        return { do: 'inspect', bytes: copy };
+      });
+      await expect(closing).rejects.toMatchObject({ failure: 'closed' });
+      expect(pool.running).toBe(0);
     });
 
     it('fails only the job whose bytes cannot be handed over, whether it starts at once or from the queue', async () => {
