@@ -59,7 +59,7 @@ interface Slot {
   worker: Worker;
   job: Job | undefined;
   jobId: number;
-  /** `performance.now()` when the running job was posted. */
+  /** `performance.now()` when the running job started. */
   startedAt: number;
   /** The worker's input buffer for {@link WorkerPool.runWithInput}, made when first needed. */
   input: SharedArrayBuffer | undefined;
