@@ -34,6 +34,7 @@ function quantile(values: number[], q: number): number {
 }
 
 const fmt = (n: number, d = 2): string => n.toFixed(d);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The pause before each floor and scan of the rested comparison: long enough for threads to sleep deeply. */
 const REST_MS = 20;
@@ -94,31 +95,37 @@ async function main(): Promise<void> {
   // First the floor and the scan of every photo, back to back; then, in a pass of their own, the
   // reference measurements. Run between the two, those kept the hashing worker idle three times as
   // long before each scan, and waking a thread that has slept longer costs more (docs/hashing.md).
-  const timed: { input: Buffer; f: number; s: number; outcome: HashOutcome }[] = [];
-  for (const [index, input] of inputs.entries()) {
+  /**
+   * The floor and the scan of one photo, each after `pauseMs` of idling; which goes first
+   * alternates with `index`, so that neither always finds the bytes in cache.
+   */
+  const timePair = async (
+    input: Buffer,
+    index: number,
+    pauseMs: number,
+  ): Promise<{ f: number; s: number; outcome: HashOutcome }> => {
     const timeFloor = async (): Promise<number> => {
+      if (pauseMs > 0) await sleep(pauseMs);
       const t = performance.now();
       await sharp(input).raw().toBuffer();
       return performance.now() - t;
     };
     const timeScan = async (): Promise<[number, HashOutcome]> => {
+      if (pauseMs > 0) await sleep(pauseMs);
       const t = performance.now();
       const outcome = await hasher.hash({ bytes: input });
       return [performance.now() - t, outcome];
     };
-    // Alternate which of the two goes first, so that neither always finds the bytes in cache.
-    let f: number;
-    let s: number;
-    let outcome: HashOutcome;
     if (index % 2 === 0) {
-      f = await timeFloor();
-      [s, outcome] = await timeScan();
-    } else {
-      [s, outcome] = await timeScan();
-      f = await timeFloor();
+      const f = await timeFloor();
+      const [s, outcome] = await timeScan();
+      return { f, s, outcome };
     }
-    timed.push({ input, f, s, outcome });
-  }
+    const [s, outcome] = await timeScan();
+    return { f: await timeFloor(), s, outcome };
+  };
+  const timed: { input: Buffer; f: number; s: number; outcome: HashOutcome }[] = [];
+  for (const [index, input] of inputs.entries()) timed.push({ input, ...(await timePair(input, index, 0)) });
   for (const { input, f, s, outcome } of timed) {
     inWorker.decode.push(outcome.timings.decodeMs);
     inWorker.pdq.push(outcome.timings.pdqMs);
@@ -188,29 +195,8 @@ async function main(): Promise<void> {
   // The same comparison with every thread asleep first: a pause before each floor and each scan, so
   // that neither starts with threads that have just run (a lone upload on a quiet server).
   const rested: number[] = [];
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   for (const [index, input] of inputs.entries()) {
-    const timeFloor = async (): Promise<number> => {
-      await sleep(REST_MS);
-      const t = performance.now();
-      await sharp(input).raw().toBuffer();
-      return performance.now() - t;
-    };
-    const timeScan = async (): Promise<number> => {
-      await sleep(REST_MS);
-      const t = performance.now();
-      await hasher.hash({ bytes: input });
-      return performance.now() - t;
-    };
-    let f: number;
-    let s: number;
-    if (index % 2 === 0) {
-      f = await timeFloor();
-      s = await timeScan();
-    } else {
-      s = await timeScan();
-      f = await timeFloor();
-    }
+    const { f, s } = await timePair(input, index, REST_MS);
     rested.push(s / f);
   }
   console.log(
