@@ -180,10 +180,10 @@ export function createHasher(options: HashingOptions = {}): Hasher {
       : undefined;
 
   /** An in-memory upload as the digest thread and the workers read it best: see {@link Hasher.share}. */
+  const needsSharedCopy = (bytes: Uint8Array): boolean =>
+    offload !== undefined && bytes.byteLength > OFFLOAD_MAX_BYTES;
   const bytesToHand = async (bytes: Uint8Array): Promise<Uint8Array> =>
-    offload && bytes.byteLength > OFFLOAD_MAX_BYTES
-      ? copyToShared(bytes, new Yielder(SHARE_SLICE_MS, 1))
-      : bytes;
+    needsSharedCopy(bytes) ? copyToShared(bytes, new Yielder(SHARE_SLICE_MS, 1)) : bytes;
 
   const unavailableAfter = (err: unknown): PerceptualOutcome => {
     const { reason, detail } = poolFailureReason(err);
@@ -226,8 +226,7 @@ export function createHasher(options: HashingOptions = {}): Hasher {
       if ('bytes' in source) {
         const job = { config, digests: digestBits(digests) };
         // Not awaited when there is nothing to copy: a turn of the microtask queue is on the path.
-        const bytes =
-          source.bytes.byteLength > OFFLOAD_MAX_BYTES ? await bytesToHand(source.bytes) : source.bytes;
+        const bytes = needsSharedCopy(source.bytes) ? await bytesToHand(source.bytes) : source.bytes;
         if (isShared(bytes)) return await pool!.run({ source: { bytes }, ...job });
         return await pool!.runWithInput(bytes, (copy) => ({ source: { bytes: copy }, ...job }));
       }
